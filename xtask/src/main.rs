@@ -1,1 +1,49 @@
-fn main() {}
+//! `cargo xtask`: everything beyond `cargo build`.
+//!
+//! - `setup`: install what a fresh machine lacks (rustup targets and
+//!   toolchains, cargo tools, Debian packages), each said as it is done and
+//!   skipped when present.
+//! - `test`: setup, then fmt check, clippy, guest and no_std builds, the whole
+//!   test suite with cargo-nextest, doc tests and a short fuzz run. This is
+//!   the README's test command and what `.ci/run` calls.
+//! - `fuzz TARGET [SECONDS]`: run one fuzz target for longer.
+//!
+//! xtask keeps its dependencies to `anyhow`: it shells out to cargo, rustup
+//! and apt, so it builds in seconds on a new machine.
+
+mod command;
+mod setup;
+mod test;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup                    install missing toolchains, targets, cargo tools and packages
+  test                     setup, then fmt, clippy, guest builds, tests, doc tests, fuzz smoke
+  fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)";
+
+fn main() {
+    if let Err(error) = run() {
+        eprintln!("xtask: error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["setup"] => setup::run(),
+        ["test"] => test::run(),
+        ["fuzz", target] => test::fuzz(target, test::DEFAULT_FUZZ_SECONDS * 10),
+        ["fuzz", target, seconds] => test::fuzz(target, seconds.parse()?),
+        ["help" | "--help" | "-h"] | [] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => bail!("unknown command {args:?}\n\n{USAGE}"),
+    }
+}

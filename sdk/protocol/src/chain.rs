@@ -134,13 +134,23 @@ pub struct ReceiptChain {
 impl ReceiptChain {
     /// An empty chain for `parties`: the next receipt must be the job's first.
     pub fn new(parties: Parties) -> Self {
-        Self { parties, last: None, payable: None, len: 0 }
+        Self {
+            parties,
+            last: None,
+            payable: None,
+            len: 0,
+        }
     }
 
     /// A chain that continues after `last`, a receipt already verified and
     /// counter-signed (for example the last one claimed on chain).
     pub fn resume_after(last: Receipt) -> Self {
-        Self { parties: last.parties(), last: Some(last), payable: Some(last), len: 0 }
+        Self {
+            parties: last.parties(),
+            last: Some(last),
+            payable: Some(last),
+            len: 0,
+        }
     }
 
     /// The parties every receipt must name.
@@ -173,10 +183,16 @@ impl ReceiptChain {
         receipt.validate().map_err(LinkError::Invalid)?;
         let expected = self.parties;
         if receipt.job != expected.job {
-            return Err(LinkError::JobMismatch { expected: expected.job, found: receipt.job });
+            return Err(LinkError::JobMismatch {
+                expected: expected.job,
+                found: receipt.job,
+            });
         }
         if receipt.node != expected.node {
-            return Err(LinkError::NodeMismatch { expected: expected.node, found: receipt.node });
+            return Err(LinkError::NodeMismatch {
+                expected: expected.node,
+                found: receipt.node,
+            });
         }
         if receipt.renter != expected.renter {
             return Err(LinkError::RenterMismatch {
@@ -186,7 +202,10 @@ impl ReceiptChain {
         }
         let previous_seq = self.last.map_or(0, |last| last.seq);
         if receipt.seq <= previous_seq {
-            return Err(LinkError::SeqNotIncreasing { previous: previous_seq, found: receipt.seq });
+            return Err(LinkError::SeqNotIncreasing {
+                previous: previous_seq,
+                found: receipt.seq,
+            });
         }
         let previous = self.last.map(|last| last.usage()).unwrap_or_default();
         check_amount(Amount::Fuel, previous.fuel, receipt.fuel)?;
@@ -194,7 +213,10 @@ impl ReceiptChain {
         check_amount(Amount::WallMs, previous.wall_ms, receipt.wall_ms)?;
         let expected_prev = self.last.map_or(Digest::ZERO, |last| last.digest());
         if receipt.prev != expected_prev {
-            return Err(LinkError::BrokenLink { expected: expected_prev, found: receipt.prev });
+            return Err(LinkError::BrokenLink {
+                expected: expected_prev,
+                found: receipt.prev,
+            });
         }
         Ok(())
     }
@@ -204,8 +226,12 @@ impl ReceiptChain {
     #[cfg(feature = "ed25519")]
     pub fn push(&mut self, signed: &crate::receipt::SignedReceipt) -> Result<(), LinkError> {
         self.check_link(&signed.receipt)?;
-        signed.verify_node_signature().map_err(LinkError::NodeSignature)?;
-        let co_signed = signed.verify_renter_signature().map_err(LinkError::RenterSignature)?;
+        signed
+            .verify_node_signature()
+            .map_err(LinkError::NodeSignature)?;
+        let co_signed = signed
+            .verify_renter_signature()
+            .map_err(LinkError::RenterSignature)?;
         self.last = Some(signed.receipt);
         if co_signed {
             self.payable = Some(signed.receipt);
@@ -217,7 +243,11 @@ impl ReceiptChain {
 
 fn check_amount(amount: Amount, previous: u64, found: u64) -> Result<(), LinkError> {
     if found < previous {
-        return Err(LinkError::AmountDecreased { amount, previous, found });
+        return Err(LinkError::AmountDecreased {
+            amount,
+            previous,
+            found,
+        });
     }
     Ok(())
 }
@@ -241,5 +271,7 @@ pub fn verify_chain(
             payable = Some(signed);
         }
     }
-    payable.ok_or(ChainError::NothingCoSigned { len: receipts.len() })
+    payable.ok_or(ChainError::NothingCoSigned {
+        len: receipts.len(),
+    })
 }

@@ -4,7 +4,9 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// The kind of work a job does, and so the host interfaces it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
 #[borsh(use_discriminant = true)]
 pub enum WorkloadClass {
     /// CPU only: WASI, no GPU imports.
@@ -24,7 +26,16 @@ impl WorkloadClass {
 /// Higher is faster; a job asks for a minimum. Tiers are coarse on purpose so
 /// that noise in one benchmark run rarely moves a node between them.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
     BorshDeserialize,
 )]
 pub struct BenchmarkClass(pub u8);

@@ -70,10 +70,15 @@ impl borsh::io::Read for TrackingReader<'_> {
 
 /// Decodes exactly one `T` from `bytes`.
 pub fn decode_exact<T: BorshDeserialize>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let mut reader = TrackingReader { rest: bytes, ran_out: false };
+    let mut reader = TrackingReader {
+        rest: bytes,
+        ran_out: false,
+    };
     match T::deserialize_reader(&mut reader) {
         Ok(value) if reader.rest.is_empty() => Ok(value),
-        Ok(_) => Err(DecodeError::TrailingBytes { extra: reader.rest.len() }),
+        Ok(_) => Err(DecodeError::TrailingBytes {
+            extra: reader.rest.len(),
+        }),
         Err(_) if reader.ran_out => Err(DecodeError::Truncated),
         Err(_) => Err(DecodeError::Malformed),
     }
@@ -88,9 +93,11 @@ pub(crate) fn check_version(
 ) -> Result<(), DecodeError> {
     match bytes.first() {
         None => Err(DecodeError::Truncated),
-        Some(&found) if found != supported => {
-            Err(DecodeError::UnsupportedVersion { kind, found, supported })
-        }
+        Some(&found) if found != supported => Err(DecodeError::UnsupportedVersion {
+            kind,
+            found,
+            supported,
+        }),
         Some(_) => Ok(()),
     }
 }

@@ -108,12 +108,35 @@ impl JobSpec {
         }
         let limits = &self.limits;
         check_range("limits.fuel", limits.fuel, 1, u64::MAX)?;
-        check_range("limits.memory_bytes", limits.memory_bytes, 1, MAX_MEMORY_BYTES)?;
-        check_range("limits.wall_clock_ms", limits.wall_clock_ms, 1, MAX_WALL_CLOCK_MS)?;
-        check_range("limits.gpu_memory_bytes", limits.gpu_memory_bytes, 0, MAX_GPU_MEMORY_BYTES)?;
-        check_range("limits.output_bytes", limits.output_bytes, 0, MAX_OUTPUT_BYTES)?;
+        check_range(
+            "limits.memory_bytes",
+            limits.memory_bytes,
+            1,
+            MAX_MEMORY_BYTES,
+        )?;
+        check_range(
+            "limits.wall_clock_ms",
+            limits.wall_clock_ms,
+            1,
+            MAX_WALL_CLOCK_MS,
+        )?;
+        check_range(
+            "limits.gpu_memory_bytes",
+            limits.gpu_memory_bytes,
+            0,
+            MAX_GPU_MEMORY_BYTES,
+        )?;
+        check_range(
+            "limits.output_bytes",
+            limits.output_bytes,
+            0,
+            MAX_OUTPUT_BYTES,
+        )?;
         if self.class == WorkloadClass::Cpu && limits.gpu_memory_bytes != 0 {
-            return Err(invalid("limits.gpu_memory_bytes", "must be 0 for a CPU job"));
+            return Err(invalid(
+                "limits.gpu_memory_bytes",
+                "must be 0 for a CPU job",
+            ));
         }
         Ok(())
     }

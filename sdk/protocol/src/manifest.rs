@@ -142,7 +142,9 @@ fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), DecodeE
 pub fn is_valid_region(region: &str) -> bool {
     !region.is_empty()
         && region.len() <= MAX_REGION_LEN
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl CapabilityManifest {
@@ -181,15 +183,28 @@ impl CapabilityManifest {
         }
         let offers = |class| self.workload_classes.contains(&class);
         if offers(WorkloadClass::WebGpu) && self.gpus.is_empty() {
-            return Err(invalid("workload_classes", "offers WebGPU work but lists no GPU"));
+            return Err(invalid(
+                "workload_classes",
+                "offers WebGPU work but lists no GPU",
+            ));
         }
         if offers(WorkloadClass::Cuda) && !self.gpus.iter().any(|g| g.backend == GpuBackend::Cuda) {
-            return Err(invalid("workload_classes", "offers CUDA work but lists no CUDA GPU"));
+            return Err(invalid(
+                "workload_classes",
+                "offers CUDA work but lists no CUDA GPU",
+            ));
         }
         if self.max_parallel_jobs == 0 || self.max_parallel_jobs > MAX_PARALLEL_JOBS {
-            return Err(invalid("max_parallel_jobs", "must be 1 to MAX_PARALLEL_JOBS"));
+            return Err(invalid(
+                "max_parallel_jobs",
+                "must be 1 to MAX_PARALLEL_JOBS",
+            ));
         }
-        check_len("client_version", &self.client_version, MAX_CLIENT_VERSION_LEN)?;
+        check_len(
+            "client_version",
+            &self.client_version,
+            MAX_CLIENT_VERSION_LEN,
+        )?;
         Ok(())
     }
 
@@ -253,7 +268,10 @@ impl SignedManifest {
             return Err(crate::signing::SignatureError::WrongSigner.into());
         }
         let signature = crate::signing::sign(node_key, &manifest.signing_message());
-        Ok(Self { manifest, signature })
+        Ok(Self {
+            manifest,
+            signature,
+        })
     }
 
     /// Checks the rules and the signature by the manifest's `receipt_key`.

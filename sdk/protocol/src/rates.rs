@@ -24,9 +24,7 @@ pub const WALL_MS_PRICE_UNIT: u128 = 1_000;
 
 /// Prices in base units. A node's floor, a renter's maximum, or the rates a
 /// job's escrow was opened at.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
 pub struct Rates {
     /// Base units per million fuel.
     pub per_million_fuel: u64,
@@ -91,5 +89,8 @@ pub fn usage_cost(usage: &Usage, rates: &Rates) -> Result<u64, CostError> {
 /// What `receipt` is worth at `rates`, capped by `escrow`.
 pub fn cost(receipt: &Receipt, rates: &Rates, escrow: u64) -> Result<Cost, CostError> {
     let owed = usage_cost(&receipt.usage(), rates)?;
-    Ok(Cost { owed, payable: owed.min(escrow) })
+    Ok(Cost {
+        owed,
+        payable: owed.min(escrow),
+    })
 }

@@ -66,7 +66,9 @@ pub struct Usage {
 impl Usage {
     /// True when no amount of `self` is below the same amount of `earlier`.
     pub fn covers(&self, earlier: &Usage) -> bool {
-        self.fuel >= earlier.fuel && self.gpu_ns >= earlier.gpu_ns && self.wall_ms >= earlier.wall_ms
+        self.fuel >= earlier.fuel
+            && self.gpu_ns >= earlier.gpu_ns
+            && self.wall_ms >= earlier.wall_ms
     }
 }
 
@@ -148,12 +150,20 @@ impl Receipt {
 
     /// The parties named in this receipt.
     pub fn parties(&self) -> Parties {
-        Parties { job: self.job, node: self.node, renter: self.renter }
+        Parties {
+            job: self.job,
+            node: self.node,
+            renter: self.renter,
+        }
     }
 
     /// The cumulative amounts.
     pub fn usage(&self) -> Usage {
-        Usage { fuel: self.fuel, gpu_ns: self.gpu_ns, wall_ms: self.wall_ms }
+        Usage {
+            fuel: self.fuel,
+            gpu_ns: self.gpu_ns,
+            wall_ms: self.wall_ms,
+        }
     }
 
     /// True when GPU time was measured on the host rather than the device.

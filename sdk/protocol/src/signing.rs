@@ -35,11 +35,16 @@ pub fn sign(key: &SigningKey, message: &[u8]) -> Signature {
 }
 
 /// Verifies `signature` over `message` under `key` (strictly).
-pub fn verify(key: &PublicKey, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+pub fn verify(
+    key: &PublicKey,
+    message: &[u8],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
     let key = ed25519_dalek::VerifyingKey::from_bytes(&key.0)
         .map_err(|_| SignatureError::MalformedKey)?;
     let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-    key.verify_strict(message, &signature).map_err(|_| SignatureError::BadSignature)
+    key.verify_strict(message, &signature)
+        .map_err(|_| SignatureError::BadSignature)
 }
 
 impl Receipt {
@@ -80,7 +85,11 @@ impl SignedReceipt {
 
     /// Checks the node's signature.
     pub fn verify_node_signature(&self) -> Result<(), SignatureError> {
-        verify(&self.receipt.node, &self.receipt.signing_message(), &self.node_signature)
+        verify(
+            &self.receipt.node,
+            &self.receipt.signing_message(),
+            &self.node_signature,
+        )
     }
 
     /// Checks the renter's counter-signature. `Ok(false)` when there is none yet.
@@ -88,7 +97,11 @@ impl SignedReceipt {
         match &self.renter_signature {
             None => Ok(false),
             Some(signature) => {
-                verify(&self.receipt.renter, &self.receipt.signing_message(), signature)?;
+                verify(
+                    &self.receipt.renter,
+                    &self.receipt.signing_message(),
+                    signature,
+                )?;
                 Ok(true)
             }
         }

@@ -3,7 +3,7 @@
 use kiln_protocol::chain::Amount;
 use kiln_protocol::signing::{SignatureError, sign};
 use kiln_protocol::{
-    ChainError, Digest, DecodeError, LinkError, PublicKey, ReceiptChain, SignedReceipt, Usage,
+    ChainError, DecodeError, Digest, LinkError, PublicKey, ReceiptChain, SignedReceipt, Usage,
     verify_chain,
 };
 
@@ -48,7 +48,10 @@ fn payable_is_the_highest_counter_signed_receipt() {
 fn node_signed_only_chain_pays_nothing() {
     let party = Party::new();
     let receipts = party.chain(&growing_usages(4), 0);
-    assert_eq!(verify_chain(&receipts), Err(ChainError::NothingCoSigned { len: 4 }));
+    assert_eq!(
+        verify_chain(&receipts),
+        Err(ChainError::NothingCoSigned { len: 4 })
+    );
 }
 
 #[test]
@@ -74,7 +77,10 @@ fn node_signature_forged_by_the_renter_is_refused() {
     let mut receipts = party.co_signed_chain(&growing_usages(2));
     let message = receipts[0].receipt.signing_message();
     receipts[0].node_signature = sign(&party.renter, &message);
-    assert_eq!(bad_link(&receipts), (0, LinkError::NodeSignature(SignatureError::BadSignature)));
+    assert_eq!(
+        bad_link(&receipts),
+        (0, LinkError::NodeSignature(SignatureError::BadSignature))
+    );
 }
 
 #[test]
@@ -87,7 +93,10 @@ fn signing_with_a_key_the_receipt_does_not_name_is_refused() {
         Err(SignatureError::WrongSigner)
     );
     let mut signed = SignedReceipt::signed_by_node(receipt, &party.node).unwrap();
-    assert_eq!(signed.counter_sign(&stranger), Err(SignatureError::WrongSigner));
+    assert_eq!(
+        signed.counter_sign(&stranger),
+        Err(SignatureError::WrongSigner)
+    );
     assert_eq!(receipt.sign(&stranger), Err(SignatureError::WrongSigner));
 }
 
@@ -96,7 +105,10 @@ fn renter_does_not_counter_sign_a_receipt_the_node_did_not_sign() {
     let party = Party::new();
     let mut signed = party.chain(&growing_usages(1), 0)[0];
     signed.node_signature.0[0] ^= 1;
-    assert_eq!(signed.counter_sign(&party.renter), Err(SignatureError::BadSignature));
+    assert_eq!(
+        signed.counter_sign(&party.renter),
+        Err(SignatureError::BadSignature)
+    );
     assert_eq!(signed.renter_signature, None);
 }
 
@@ -108,7 +120,13 @@ fn receipt_for_another_job_is_refused() {
     resign(&party, &mut receipts, 2);
     assert_eq!(
         bad_link(&receipts),
-        (2, LinkError::JobMismatch { expected: party.job, found: PublicKey([4; 32]) })
+        (
+            2,
+            LinkError::JobMismatch {
+                expected: party.job,
+                found: PublicKey([4; 32])
+            }
+        )
     );
 }
 
@@ -116,15 +134,29 @@ fn receipt_for_another_job_is_refused() {
 fn receipt_naming_another_node_or_renter_is_refused() {
     let party = Party::new();
     let mut receipts = party.co_signed_chain(&growing_usages(2));
-    let other = Party { node: key(7), renter: key(8), job: party.job };
+    let other = Party {
+        node: key(7),
+        renter: key(8),
+        job: party.job,
+    };
     let foreign = other.co_signed_chain(&growing_usages(2));
     receipts[1] = foreign[1];
-    assert!(matches!(bad_link(&receipts), (1, LinkError::NodeMismatch { .. })));
+    assert!(matches!(
+        bad_link(&receipts),
+        (1, LinkError::NodeMismatch { .. })
+    ));
 
-    let same_node_other_renter = Party { node: key(1), renter: key(8), job: party.job };
+    let same_node_other_renter = Party {
+        node: key(1),
+        renter: key(8),
+        job: party.job,
+    };
     let mut receipts = party.co_signed_chain(&growing_usages(2));
     receipts[1] = same_node_other_renter.co_signed_chain(&growing_usages(2))[1];
-    assert!(matches!(bad_link(&receipts), (1, LinkError::RenterMismatch { .. })));
+    assert!(matches!(
+        bad_link(&receipts),
+        (1, LinkError::RenterMismatch { .. })
+    ));
 }
 
 #[test]
@@ -133,12 +165,30 @@ fn repeated_or_lower_seq_is_refused() {
     let mut receipts = party.co_signed_chain(&growing_usages(3));
     receipts[2].receipt.seq = 2;
     resign(&party, &mut receipts, 2);
-    assert_eq!(bad_link(&receipts), (2, LinkError::SeqNotIncreasing { previous: 2, found: 2 }));
+    assert_eq!(
+        bad_link(&receipts),
+        (
+            2,
+            LinkError::SeqNotIncreasing {
+                previous: 2,
+                found: 2
+            }
+        )
+    );
 
     let mut receipts = party.co_signed_chain(&growing_usages(1));
     receipts[0].receipt.seq = 0;
     resign(&party, &mut receipts, 0);
-    assert_eq!(bad_link(&receipts), (0, LinkError::SeqNotIncreasing { previous: 0, found: 0 }));
+    assert_eq!(
+        bad_link(&receipts),
+        (
+            0,
+            LinkError::SeqNotIncreasing {
+                previous: 0,
+                found: 0
+            }
+        )
+    );
 }
 
 #[test]
@@ -173,14 +223,23 @@ fn broken_prev_link_is_refused() {
     resign(&party, &mut receipts, 2);
     assert_eq!(
         bad_link(&receipts),
-        (2, LinkError::BrokenLink { expected, found: Digest([0xAA; 32]) })
+        (
+            2,
+            LinkError::BrokenLink {
+                expected,
+                found: Digest([0xAA; 32])
+            }
+        )
     );
 
     // The first receipt must point at nothing.
     let mut receipts = party.co_signed_chain(&growing_usages(1));
     receipts[0].receipt.prev = Digest([1; 32]);
     resign(&party, &mut receipts, 0);
-    assert!(matches!(bad_link(&receipts), (0, LinkError::BrokenLink { .. })));
+    assert!(matches!(
+        bad_link(&receipts),
+        (0, LinkError::BrokenLink { .. })
+    ));
 }
 
 #[test]
@@ -191,7 +250,10 @@ fn editing_an_old_receipt_breaks_the_next_link() {
     // a node key it somehow holds, the history no longer links.
     receipts[1].receipt.fuel -= 1;
     resign(&party, &mut receipts, 1);
-    assert!(matches!(bad_link(&receipts), (2, LinkError::BrokenLink { .. })));
+    assert!(matches!(
+        bad_link(&receipts),
+        (2, LinkError::BrokenLink { .. })
+    ));
 }
 
 #[test]
@@ -202,7 +264,10 @@ fn reserved_flag_or_unknown_version_in_a_chain_is_refused() {
     resign(&party, &mut receipts, 0);
     assert!(matches!(
         bad_link(&receipts),
-        (0, LinkError::Invalid(DecodeError::InvalidField { field: "flags", .. }))
+        (
+            0,
+            LinkError::Invalid(DecodeError::InvalidField { field: "flags", .. })
+        )
     ));
 
     let mut receipts = party.co_signed_chain(&growing_usages(1));
@@ -210,7 +275,10 @@ fn reserved_flag_or_unknown_version_in_a_chain_is_refused() {
     resign(&party, &mut receipts, 0);
     assert!(matches!(
         bad_link(&receipts),
-        (0, LinkError::Invalid(DecodeError::UnsupportedVersion { found: 2, .. }))
+        (
+            0,
+            LinkError::Invalid(DecodeError::UnsupportedVersion { found: 2, .. })
+        )
     ));
 }
 
@@ -221,7 +289,10 @@ fn malformed_node_key_is_a_typed_error() {
     // The y-coordinate 2 is not on the curve: not a valid ed25519 key.
     let mut bad = [0u8; 32];
     bad[0] = 2;
-    let mut chain = ReceiptChain::new(kiln_protocol::Parties { node: PublicKey(bad), ..party.parties() });
+    let mut chain = ReceiptChain::new(kiln_protocol::Parties {
+        node: PublicKey(bad),
+        ..party.parties()
+    });
     receipts[0].receipt.node = PublicKey(bad);
     assert_eq!(
         chain.push(&receipts[0]),
@@ -255,8 +326,14 @@ fn incremental_chain_matches_whole_chain_and_resumes() {
 fn next_refuses_lower_usage_and_seq_overflow() {
     let party = Party::new();
     let receipt = party.co_signed_chain(&growing_usages(2))[1].receipt;
-    let lower = Usage { fuel: receipt.fuel - 1, ..receipt.usage() };
+    let lower = Usage {
+        fuel: receipt.fuel - 1,
+        ..receipt.usage()
+    };
     assert_eq!(receipt.next(lower, 0, Digest::ZERO), None);
-    let last = kiln_protocol::Receipt { seq: u64::MAX, ..receipt };
+    let last = kiln_protocol::Receipt {
+        seq: u64::MAX,
+        ..receipt
+    };
     assert_eq!(last.next(last.usage(), 0, Digest::ZERO), None);
 }

@@ -16,11 +16,19 @@ pub struct Party {
 
 impl Party {
     pub fn new() -> Self {
-        Self { node: key(1), renter: key(2), job: PublicKey([3; 32]) }
+        Self {
+            node: key(1),
+            renter: key(2),
+            job: PublicKey([3; 32]),
+        }
     }
 
     pub fn parties(&self) -> Parties {
-        Parties { job: self.job, node: public_key(&self.node), renter: public_key(&self.renter) }
+        Parties {
+            job: self.job,
+            node: public_key(&self.node),
+            renter: public_key(&self.renter),
+        }
     }
 
     /// A chain with one receipt per usage, every one counter-signed.
@@ -34,7 +42,9 @@ impl Party {
         for usage in usages {
             let receipt = match receipts.last() {
                 None => Receipt::first(self.parties(), *usage, 0, Digest::ZERO),
-                Some(last) => last.next(*usage, 0, Digest::ZERO).expect("usages are cumulative"),
+                Some(last) => last
+                    .next(*usage, 0, Digest::ZERO)
+                    .expect("usages are cumulative"),
             };
             receipts.push(receipt);
         }
@@ -54,11 +64,17 @@ impl Party {
 
 /// `n` cumulative usages growing by a fixed step.
 pub fn growing_usages(n: u64) -> Vec<Usage> {
-    (1..=n).map(|i| Usage { fuel: i * 1_000_000, gpu_ns: i * 5_000, wall_ms: i * 1_000 }).collect()
+    (1..=n)
+        .map(|i| Usage {
+            fuel: i * 1_000_000,
+            gpu_ns: i * 5_000,
+            wall_ms: i * 1_000,
+        })
+        .collect()
 }
 
-use kiln_protocol::manifest::{CpuInfo, DeviceKind, GpuBackend, GpuInfo, MANIFEST_VERSION};
 use kiln_protocol::job::JOB_SPEC_VERSION;
+use kiln_protocol::manifest::{CpuInfo, DeviceKind, GpuBackend, GpuInfo, MANIFEST_VERSION};
 use kiln_protocol::{
     BenchmarkClass, CapabilityManifest, EncryptionKey, JobLimits, JobSpec, Rates, WorkloadClass,
 };
@@ -71,7 +87,10 @@ pub fn sample_manifest(node_key: &SigningKey) -> CapabilityManifest {
         operator: PublicKey([0x22; 32]),
         receipt_key: public_key(node_key),
         encryption_key: EncryptionKey([0x33; 32]),
-        cpu: CpuInfo { model: "AMD EPYC 9654".into(), cores: 16 },
+        cpu: CpuInfo {
+            model: "AMD EPYC 9654".into(),
+            cores: 16,
+        },
         ram_bytes: 64 << 30,
         gpus: vec![GpuInfo {
             name: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
@@ -81,7 +100,11 @@ pub fn sample_manifest(node_key: &SigningKey) -> CapabilityManifest {
         }],
         benchmark_class: BenchmarkClass(3),
         region: "eu-west".into(),
-        price_floor: Rates { per_million_fuel: 10, per_gpu_second: 2_000, per_wall_second: 1 },
+        price_floor: Rates {
+            per_million_fuel: 10,
+            per_gpu_second: 2_000,
+            per_wall_second: 1,
+        },
         workload_classes: vec![WorkloadClass::Cpu, WorkloadClass::WebGpu],
         max_parallel_jobs: 4,
         client_version: "kiln-node 0.1.0".into(),
@@ -105,7 +128,14 @@ pub fn sample_job_spec() -> JobSpec {
             gpu_memory_bytes: 512 << 20,
             output_bytes: 16 << 20,
         },
-        max_rates: Rates { per_million_fuel: 20, per_gpu_second: 5_000, per_wall_second: 2 },
+        max_rates: Rates {
+            per_million_fuel: 20,
+            per_gpu_second: 5_000,
+            per_wall_second: 2,
+        },
         escrow: PublicKey([3; 32]),
     }
 }
+
+/// One edit that breaks one rule of a record, for table-driven tests.
+pub type Edit<T> = fn(&mut T);

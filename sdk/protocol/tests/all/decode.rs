@@ -32,20 +32,36 @@ fn unknown_version_is_refused_before_anything_else() {
     bytes[0] = 2;
     assert_eq!(
         SignedReceipt::from_bytes(&bytes),
-        Err(DecodeError::UnsupportedVersion { kind: "receipt", found: 2, supported: 1 })
+        Err(DecodeError::UnsupportedVersion {
+            kind: "receipt",
+            found: 2,
+            supported: 1
+        })
     );
     // Even when the rest would be too short for version 1.
     assert_eq!(
         Receipt::from_bytes(&[0xFF, 1, 2]),
-        Err(DecodeError::UnsupportedVersion { kind: "receipt", found: 0xFF, supported: 1 })
+        Err(DecodeError::UnsupportedVersion {
+            kind: "receipt",
+            found: 0xFF,
+            supported: 1
+        })
     );
     assert!(matches!(
         SignedManifest::from_bytes(&[9]),
-        Err(DecodeError::UnsupportedVersion { kind: "manifest", found: 9, .. })
+        Err(DecodeError::UnsupportedVersion {
+            kind: "manifest",
+            found: 9,
+            ..
+        })
     ));
     assert!(matches!(
         JobSpec::from_bytes(&[0]),
-        Err(DecodeError::UnsupportedVersion { kind: "job spec", found: 0, .. })
+        Err(DecodeError::UnsupportedVersion {
+            kind: "job spec",
+            found: 0,
+            ..
+        })
     ));
 }
 
@@ -53,7 +69,11 @@ fn unknown_version_is_refused_before_anything_else() {
 fn truncated_receipt_is_truncated_at_every_length() {
     let bytes = signed_receipt_bytes();
     for len in 1..bytes.len() {
-        assert_eq!(SignedReceipt::from_bytes(&bytes[..len]), Err(DecodeError::Truncated), "{len}");
+        assert_eq!(
+            SignedReceipt::from_bytes(&bytes[..len]),
+            Err(DecodeError::Truncated),
+            "{len}"
+        );
     }
 }
 
@@ -61,14 +81,20 @@ fn truncated_receipt_is_truncated_at_every_length() {
 fn trailing_bytes_are_refused_with_their_count() {
     let mut bytes = signed_receipt_bytes();
     bytes.extend_from_slice(&[0, 0, 0]);
-    assert_eq!(SignedReceipt::from_bytes(&bytes), Err(DecodeError::TrailingBytes { extra: 3 }));
+    assert_eq!(
+        SignedReceipt::from_bytes(&bytes),
+        Err(DecodeError::TrailingBytes { extra: 3 })
+    );
 }
 
 #[test]
 fn bad_option_tag_is_malformed() {
     let mut bytes = signed_receipt_bytes();
     bytes[RECEIPT_LEN + 64] = 2; // The renter signature's Option tag.
-    assert_eq!(SignedReceipt::from_bytes(&bytes), Err(DecodeError::Malformed));
+    assert_eq!(
+        SignedReceipt::from_bytes(&bytes),
+        Err(DecodeError::Malformed)
+    );
 }
 
 #[test]

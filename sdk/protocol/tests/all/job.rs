@@ -3,30 +3,45 @@
 use kiln_protocol::job::{MAX_MEMORY_BYTES, MAX_OUTPUT_BYTES, MAX_WALL_CLOCK_MS};
 use kiln_protocol::{DecodeError, JobSpec, WorkloadClass};
 
-use crate::common::sample_job_spec;
+use crate::common::{Edit, sample_job_spec};
 
 #[test]
 fn job_spec_round_trips() {
     let spec = sample_job_spec();
     assert_eq!(JobSpec::from_bytes(&spec.to_bytes()), Ok(spec.clone()));
-    assert_ne!(spec.digest(), JobSpec { input_size: 1, ..spec }.digest());
+    assert_ne!(
+        spec.digest(),
+        JobSpec {
+            input_size: 1,
+            ..spec
+        }
+        .digest()
+    );
 }
 
 #[test]
 fn each_limit_outside_its_range_is_refused() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut JobSpec)>)> = vec![
-        ("limits.fuel", Box::new(|s| s.limits.fuel = 0)),
-        ("limits.memory_bytes", Box::new(|s| s.limits.memory_bytes = 0)),
-        ("limits.memory_bytes", Box::new(|s| s.limits.memory_bytes = MAX_MEMORY_BYTES + 1)),
-        ("limits.wall_clock_ms", Box::new(|s| s.limits.wall_clock_ms = MAX_WALL_CLOCK_MS + 1)),
-        ("limits.output_bytes", Box::new(|s| s.limits.output_bytes = MAX_OUTPUT_BYTES + 1)),
-        ("limits.gpu_memory_bytes", Box::new(|s| s.limits.gpu_memory_bytes = u64::MAX)),
-        ("input_size", Box::new(|s| s.input_size = u64::MAX)),
-        ("region", Box::new(|s| s.region = Some("x".repeat(33)))),
-        ("min_benchmark_class", Box::new(|s| s.min_benchmark_class.0 = 200)),
-        ("limits.gpu_memory_bytes", Box::new(|s| s.class = WorkloadClass::Cpu)),
+    let cases: &[(&str, Edit<JobSpec>)] = &[
+        ("limits.fuel", |s| s.limits.fuel = 0),
+        ("limits.memory_bytes", |s| s.limits.memory_bytes = 0),
+        ("limits.memory_bytes", |s| {
+            s.limits.memory_bytes = MAX_MEMORY_BYTES + 1
+        }),
+        ("limits.wall_clock_ms", |s| {
+            s.limits.wall_clock_ms = MAX_WALL_CLOCK_MS + 1
+        }),
+        ("limits.output_bytes", |s| {
+            s.limits.output_bytes = MAX_OUTPUT_BYTES + 1
+        }),
+        ("limits.gpu_memory_bytes", |s| {
+            s.limits.gpu_memory_bytes = u64::MAX
+        }),
+        ("input_size", |s| s.input_size = u64::MAX),
+        ("region", |s| s.region = Some("x".repeat(33))),
+        ("min_benchmark_class", |s| s.min_benchmark_class.0 = 200),
+        ("limits.gpu_memory_bytes", |s| s.class = WorkloadClass::Cpu),
     ];
-    for (field, edit) in cases {
+    for &(field, edit) in cases {
         let mut spec = sample_job_spec();
         edit(&mut spec);
         assert!(
@@ -40,6 +55,10 @@ fn each_limit_outside_its_range_is_refused() {
 fn truncated_job_spec_is_truncated() {
     let bytes = sample_job_spec().to_bytes();
     for len in 1..bytes.len() {
-        assert_eq!(JobSpec::from_bytes(&bytes[..len]), Err(DecodeError::Truncated), "{len}");
+        assert_eq!(
+            JobSpec::from_bytes(&bytes[..len]),
+            Err(DecodeError::Truncated),
+            "{len}"
+        );
     }
 }

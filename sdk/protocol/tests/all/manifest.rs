@@ -2,9 +2,11 @@
 
 use kiln_protocol::manifest::{GpuBackend, MAX_GPUS, MAX_MODEL_NAME_LEN, ManifestError};
 use kiln_protocol::signing::SignatureError;
-use kiln_protocol::{BenchmarkClass, CapabilityManifest, DecodeError, SignedManifest, WorkloadClass};
+use kiln_protocol::{
+    BenchmarkClass, CapabilityManifest, DecodeError, SignedManifest, WorkloadClass,
+};
 
-use crate::common::{key, sample_manifest};
+use crate::common::{Edit, key, sample_manifest};
 
 fn field_error(manifest: &CapabilityManifest) -> &'static str {
     match manifest.validate() {
@@ -36,36 +38,55 @@ fn tampered_manifest_fails_verification() {
     let node = key(1);
     let mut signed = SignedManifest::sign(sample_manifest(&node), &node).unwrap();
     signed.manifest.price_floor.per_gpu_second = 1;
-    assert_eq!(signed.verify(), Err(ManifestError::Signature(SignatureError::BadSignature)));
+    assert_eq!(
+        signed.verify(),
+        Err(ManifestError::Signature(SignatureError::BadSignature))
+    );
 }
 
 #[test]
 fn manifest_rules_name_the_offending_field() {
     let node = key(1);
     let base = sample_manifest(&node);
-    let cases: Vec<(&str, Box<dyn Fn(&mut CapabilityManifest)>)> = vec![
-        ("cpu.cores", Box::new(|m| m.cpu.cores = 0)),
-        ("cpu.model", Box::new(|m| m.cpu.model = "x".repeat(MAX_MODEL_NAME_LEN + 1))),
-        ("gpus", Box::new(|m| m.gpus = vec![m.gpus[0].clone(); MAX_GPUS + 1])),
-        ("gpus.name", Box::new(|m| m.gpus[0].name = "x".repeat(MAX_MODEL_NAME_LEN + 1))),
-        ("benchmark_class", Box::new(|m| m.benchmark_class = BenchmarkClass(16))),
-        ("region", Box::new(|m| m.region = String::new())),
-        ("region", Box::new(|m| m.region = "EU West".into())),
-        ("workload_classes", Box::new(|m| m.workload_classes.clear())),
-        ("workload_classes", Box::new(|m| m.workload_classes = vec![WorkloadClass::Cpu; 2])),
-        ("workload_classes", Box::new(|m| m.gpus.clear())),
-        ("workload_classes", Box::new(|m| m.workload_classes.push(WorkloadClass::Cuda))),
-        ("max_parallel_jobs", Box::new(|m| m.max_parallel_jobs = 0)),
-        ("max_parallel_jobs", Box::new(|m| m.max_parallel_jobs = 1025)),
-        ("client_version", Box::new(|m| m.client_version = "v".repeat(65))),
+    let cases: &[(&str, Edit<CapabilityManifest>)] = &[
+        ("cpu.cores", |m| m.cpu.cores = 0),
+        ("cpu.model", |m| {
+            m.cpu.model = "x".repeat(MAX_MODEL_NAME_LEN + 1)
+        }),
+        ("gpus", |m| m.gpus = vec![m.gpus[0].clone(); MAX_GPUS + 1]),
+        ("gpus.name", |m| {
+            m.gpus[0].name = "x".repeat(MAX_MODEL_NAME_LEN + 1)
+        }),
+        ("benchmark_class", |m| {
+            m.benchmark_class = BenchmarkClass(16)
+        }),
+        ("region", |m| m.region = String::new()),
+        ("region", |m| m.region = "EU West".into()),
+        ("workload_classes", |m| m.workload_classes.clear()),
+        ("workload_classes", |m| {
+            m.workload_classes = vec![WorkloadClass::Cpu; 2]
+        }),
+        ("workload_classes", |m| m.gpus.clear()),
+        ("workload_classes", |m| {
+            m.workload_classes.push(WorkloadClass::Cuda)
+        }),
+        ("max_parallel_jobs", |m| m.max_parallel_jobs = 0),
+        ("max_parallel_jobs", |m| m.max_parallel_jobs = 1025),
+        ("client_version", |m| m.client_version = "v".repeat(65)),
     ];
-    for (field, edit) in cases {
+    for &(field, edit) in cases {
         let mut manifest = base.clone();
         edit(&mut manifest);
         assert_eq!(field_error(&manifest), field);
         // A rule-breaking manifest is refused when signed and when decoded.
-        assert!(matches!(SignedManifest::sign(manifest.clone(), &node), Err(ManifestError::Invalid(_))));
-        let forged = SignedManifest { manifest, signature: kiln_protocol::Signature::ZERO };
+        assert!(matches!(
+            SignedManifest::sign(manifest.clone(), &node),
+            Err(ManifestError::Invalid(_))
+        ));
+        let forged = SignedManifest {
+            manifest,
+            signature: kiln_protocol::Signature::ZERO,
+        };
         assert!(matches!(
             SignedManifest::from_bytes(&forged.to_bytes()),
             Err(DecodeError::InvalidField { field: f, .. }) if f == field
@@ -94,5 +115,8 @@ fn unknown_enum_tag_in_a_manifest_is_malformed() {
     let webgpu_tag = bytes.len() - tail - 1;
     assert_eq!(bytes[webgpu_tag], 1);
     bytes[webgpu_tag] = 7;
-    assert_eq!(SignedManifest::from_bytes(&bytes), Err(DecodeError::Malformed));
+    assert_eq!(
+        SignedManifest::from_bytes(&bytes),
+        Err(DecodeError::Malformed)
+    );
 }

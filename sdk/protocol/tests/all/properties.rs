@@ -12,8 +12,11 @@ use proptest::prelude::*;
 use crate::common::{Party, key, sample_job_spec, sample_manifest};
 
 fn usage() -> impl Strategy<Value = Usage> {
-    (any::<u64>(), any::<u64>(), any::<u64>())
-        .prop_map(|(fuel, gpu_ns, wall_ms)| Usage { fuel, gpu_ns, wall_ms })
+    (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(fuel, gpu_ns, wall_ms)| Usage {
+        fuel,
+        gpu_ns,
+        wall_ms,
+    })
 }
 
 fn rates() -> impl Strategy<Value = Rates> {
@@ -43,7 +46,14 @@ fn cumulative(steps: &[(u32, u32, u32)]) -> Vec<Usage> {
 }
 
 fn receipt() -> impl Strategy<Value = Receipt> {
-    (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<[u8; 32]>(), any::<u64>(), usage(), 0..=flags::KNOWN)
+    (
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        usage(),
+        0..=flags::KNOWN,
+    )
         .prop_flat_map(|(job, node, renter, seq, usage, flags)| {
             (any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(move |(prev, output)| Receipt {
                 version: 1,

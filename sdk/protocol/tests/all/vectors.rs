@@ -21,7 +21,11 @@ use serde_json::{Value, json};
 
 use crate::common::{Party, key, sample_job_spec, sample_manifest};
 
-const RATES: Rates = Rates { per_million_fuel: 25, per_gpu_second: 3_000_000, per_wall_second: 100 };
+const RATES: Rates = Rates {
+    per_million_fuel: 25,
+    per_gpu_second: 3_000_000,
+    per_wall_second: 100,
+};
 const ESCROW: u64 = 5_000_000;
 const RESULT: &[u8] = b"hello, kiln";
 
@@ -67,9 +71,21 @@ fn chain_outcome(receipts: &[SignedReceipt]) -> Value {
 fn generate() -> Value {
     let party = Party::new();
     let usages = [
-        Usage { fuel: 1_500_000, gpu_ns: 250_000_000, wall_ms: 1_000 },
-        Usage { fuel: 3_000_000, gpu_ns: 500_000_000, wall_ms: 2_000 },
-        Usage { fuel: 3_250_000, gpu_ns: 700_000_000, wall_ms: 2_400 },
+        Usage {
+            fuel: 1_500_000,
+            gpu_ns: 250_000_000,
+            wall_ms: 1_000,
+        },
+        Usage {
+            fuel: 3_000_000,
+            gpu_ns: 500_000_000,
+            wall_ms: 2_000,
+        },
+        Usage {
+            fuel: 3_250_000,
+            gpu_ns: 700_000_000,
+            wall_ms: 2_400,
+        },
     ];
     let mut chain = party.chain(&usages, 0);
     // The final receipt carries the proof of execution and host-timed GPU usage.
@@ -177,7 +193,10 @@ fn unhex(value: &Value) -> Vec<u8> {
 }
 
 fn signed_receipts(values: &[Value]) -> Vec<SignedReceipt> {
-    values.iter().map(|v| SignedReceipt::from_bytes(&unhex(v)).unwrap()).collect()
+    values
+        .iter()
+        .map(|v| SignedReceipt::from_bytes(&unhex(v)).unwrap())
+        .collect()
 }
 
 #[test]
@@ -219,7 +238,10 @@ fn every_vector_in_the_file_verifies_as_stated() {
     for (entry, signed) in entries.iter().zip(&chain) {
         let receipt = &signed.receipt;
         assert_eq!(hex::encode(receipt.to_bytes()), entry["receipt_bytes"]);
-        assert_eq!(hex::encode(receipt.signing_message()), entry["signing_message"]);
+        assert_eq!(
+            hex::encode(receipt.signing_message()),
+            entry["signing_message"]
+        );
         assert_eq!(receipt.digest().to_string(), entry["digest"]);
         assert_eq!(receipt.fuel, entry["fuel"].as_u64().unwrap());
         let cost = cost(receipt, &rates, escrow).unwrap();
@@ -229,7 +251,11 @@ fn every_vector_in_the_file_verifies_as_stated() {
     }
     assert_eq!(chain_outcome(&chain), v["chain"]["outcome"]);
     let last = chain.last().unwrap().receipt;
-    let proof = proof_of_execution(&last.job, &unhex(&v["proof_of_execution"]["result"]), &last.node);
+    let proof = proof_of_execution(
+        &last.job,
+        &unhex(&v["proof_of_execution"]["result"]),
+        &last.node,
+    );
     assert_eq!(proof.to_string(), v["proof_of_execution"]["digest"]);
     assert_eq!(last.output, proof);
 
