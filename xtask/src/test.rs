@@ -86,6 +86,24 @@ pub fn run() -> Result<()> {
         )?;
     }
 
+    say("test: kiln-protocol for bpfel-unknown-none (the Solana program's target, no ed25519)");
+    exec(
+        "cargo",
+        &[
+            &format!("+{NIGHTLY}"),
+            "build",
+            "-p",
+            "kiln-protocol",
+            "--locked",
+            "--release",
+            "--no-default-features",
+            "--target",
+            "bpfel-unknown-none",
+            "-Z",
+            "build-std=core,alloc",
+        ],
+    )?;
+
     say("test: test suite (cargo-nextest) and doc tests");
     exec(
         "cargo",
