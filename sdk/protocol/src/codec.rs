@@ -102,6 +102,11 @@ pub(crate) fn check_version(
     }
 }
 
+/// The error for a field that breaks a protocol rule.
+pub(crate) fn invalid(field: &'static str, reason: &'static str) -> DecodeError {
+    DecodeError::InvalidField { field, reason }
+}
+
 /// Encodes `value` with borsh.
 pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
     // borsh only fails when the writer fails (a Vec never does) or a

@@ -13,7 +13,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::bytes::{Digest, PublicKey, sha256};
 use crate::class::{BenchmarkClass, WorkloadClass};
-use crate::codec::{self, DecodeError};
+use crate::codec::{self, DecodeError, invalid};
 use crate::manifest::is_valid_region;
 use crate::rates::Rates;
 
@@ -74,10 +74,6 @@ pub struct JobSpec {
     pub max_rates: Rates,
     /// The job's escrow account on chain.
     pub escrow: PublicKey,
-}
-
-fn invalid(field: &'static str, reason: &'static str) -> DecodeError {
-    DecodeError::InvalidField { field, reason }
 }
 
 fn check_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), DecodeError> {

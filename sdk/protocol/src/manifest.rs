@@ -14,7 +14,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::bytes::{EncryptionKey, PublicKey, Signature};
 use crate::class::{BenchmarkClass, WorkloadClass};
-use crate::codec::{self, DecodeError};
+use crate::codec::{self, DecodeError, invalid};
 use crate::rates::Rates;
 
 /// The manifest layout this build reads and writes.
@@ -125,10 +125,6 @@ pub struct CapabilityManifest {
     /// When the manifest was signed, in Unix seconds; a scheduler refuses one
     /// older than the node's last registration (replay).
     pub issued_at: u64,
-}
-
-fn invalid(field: &'static str, reason: &'static str) -> DecodeError {
-    DecodeError::InvalidField { field, reason }
 }
 
 fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), DecodeError> {
