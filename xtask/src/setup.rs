@@ -43,72 +43,64 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// Says `what` is present, or installs it with `program args…` and says so.
+fn ensure(what: &str, present: bool, program: &str, args: &[&str]) -> Result<()> {
+    if present {
+        say(format!("{what}: present"));
+        return Ok(());
+    }
+    say(format!("{what}: installing"));
+    exec(program, args)
+}
+
+/// Lines of `rustup args…`' output, empty when rustup cannot say.
+fn rustup_lines(args: &[&str]) -> Vec<String> {
+    let output = probe("rustup", args).unwrap_or_default();
+    output.lines().map(|line| line.trim().to_owned()).collect()
+}
+
 fn rust_targets() -> Result<()> {
-    let installed = probe("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    let installed = rustup_lines(&["target", "list", "--installed"]);
     for target in RUST_TARGETS {
-        if installed.lines().any(|line| line.trim() == *target) {
-            say(format!("rust target {target}: present"));
-        } else {
-            say(format!("rust target {target}: installing"));
-            exec("rustup", &["target", "add", target])?;
-        }
+        let present = installed.iter().any(|line| line == target);
+        ensure(
+            &format!("rust target {target}"),
+            present,
+            "rustup",
+            &["target", "add", target],
+        )?;
     }
     Ok(())
 }
 
 fn rust_components() -> Result<()> {
-    let installed = probe("rustup", &["component", "list", "--installed"]).unwrap_or_default();
+    let installed = rustup_lines(&["component", "list", "--installed"]);
     for component in RUST_COMPONENTS {
-        if installed.lines().any(|line| line.starts_with(component)) {
-            say(format!("rust component {component}: present"));
-        } else {
-            say(format!("rust component {component}: installing"));
-            exec("rustup", &["component", "add", component])?;
-        }
+        let present = installed.iter().any(|line| line.starts_with(component));
+        let what = format!("rust component {component}");
+        ensure(&what, present, "rustup", &["component", "add", component])?;
     }
     Ok(())
 }
 
+/// The pinned nightly and its rust-src (cargo-fuzz and the SBF build use both).
 fn nightly() -> Result<()> {
-    let toolchains = probe("rustup", &["toolchain", "list"]).unwrap_or_default();
-    if toolchains.lines().any(|line| line.starts_with(NIGHTLY)) {
-        say(format!("toolchain {NIGHTLY}: present"));
-    } else {
-        say(format!(
-            "toolchain {NIGHTLY}: installing (for cargo-fuzz and the SBF build)"
-        ));
-        exec(
-            "rustup",
-            &["toolchain", "install", NIGHTLY, "--profile", "minimal"],
-        )?;
-    }
-    let components = probe(
-        "rustup",
-        &["component", "list", "--installed", "--toolchain", NIGHTLY],
-    )
-    .unwrap_or_default();
-    if components.lines().any(|line| line.starts_with("rust-src")) {
-        say(format!("{NIGHTLY} rust-src: present"));
-    } else {
-        say(format!("{NIGHTLY} rust-src: installing"));
-        exec(
-            "rustup",
-            &["component", "add", "rust-src", "--toolchain", NIGHTLY],
-        )?;
-    }
-    Ok(())
+    let present = rustup_lines(&["toolchain", "list"])
+        .iter()
+        .any(|l| l.starts_with(NIGHTLY));
+    let install = ["toolchain", "install", NIGHTLY, "--profile", "minimal"];
+    ensure(&format!("toolchain {NIGHTLY}"), present, "rustup", &install)?;
+    let components = rustup_lines(&["component", "list", "--installed", "--toolchain", NIGHTLY]);
+    let present = components.iter().any(|line| line.starts_with("rust-src"));
+    let add = ["component", "add", "rust-src", "--toolchain", NIGHTLY];
+    ensure(&format!("{NIGHTLY} rust-src"), present, "rustup", &add)
 }
 
+/// Cargo tools, built from source by `cargo install` (a few minutes each).
 fn cargo_tools() -> Result<()> {
     for (tool, check) in CARGO_TOOLS {
-        if probe("cargo", check).is_some() {
-            say(format!("{tool}: present"));
-        } else {
-            say(format!(
-                "{tool}: installing with cargo install (a few minutes)"
-            ));
-            exec("cargo", &["install", "--locked", tool])?;
-        }
+        let present = probe("cargo", check).is_some();
+        ensure(tool, present, "cargo", &["install", "--locked", tool])?;
     }
     Ok(())
 }

@@ -14,6 +14,11 @@ pub const DEFAULT_FUZZ_SECONDS: u64 = 20;
 /// Crates with cargo-fuzz targets (under `<crate>/fuzz`), and their targets.
 const FUZZ_CRATES: &[(&str, &[&str])] = &[("sdk/protocol", &["decode_receipt", "decode_manifest"])];
 
+/// Targets kiln-protocol must build for besides the host, each with and
+/// without its default features: what guests link, and a target with no
+/// `std` at all, which proves the crate stays `no_std`.
+const PROTOCOL_TARGETS: &[&str] = &["wasm32-wasip2", "wasm32v1-none"];
+
 /// Entry point for `cargo xtask test`.
 pub fn run() -> Result<()> {
     setup::run()?;
@@ -21,87 +26,61 @@ pub fn run() -> Result<()> {
     say("test: formatting");
     exec("cargo", &["fmt", "--all", "--check"])?;
     for (dir, _) in FUZZ_CRATES {
-        exec(
-            "cargo",
-            &[
-                "fmt",
-                "--manifest-path",
-                &format!("{dir}/fuzz/Cargo.toml"),
-                "--check",
-            ],
-        )?;
+        let manifest = format!("{dir}/fuzz/Cargo.toml");
+        exec("cargo", &["fmt", "--manifest-path", &manifest, "--check"])?;
     }
 
-    say("test: clippy (host, every target, warnings are errors)");
+    say("test: clippy, warnings are errors (every crate; protocol without ed25519)");
+    let deny = ["--", "-D", "warnings"];
     exec(
         "cargo",
         &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ],
+            &["clippy", "--workspace", "--all-targets", "--locked"][..],
+            &deny,
+        ]
+        .concat(),
     )?;
-    exec(
-        "cargo",
-        &[
-            "clippy",
-            "-p",
-            "kiln-protocol",
-            "--no-default-features",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
+    let no_default = [
+        "clippy",
+        "-p",
+        "kiln-protocol",
+        "--no-default-features",
+        "--locked",
+    ];
+    exec("cargo", &[&no_default[..], &deny].concat())?;
 
-    say("test: kiln-protocol for wasm32-wasip2 (guests) and wasm32v1-none (no std at all)");
-    for target in ["wasm32-wasip2", "wasm32v1-none"] {
-        exec(
-            "cargo",
-            &[
-                "build",
-                "-p",
-                "kiln-protocol",
-                "--locked",
-                "--target",
-                target,
-            ],
-        )?;
-        exec(
-            "cargo",
-            &[
-                "build",
-                "-p",
-                "kiln-protocol",
-                "--locked",
-                "--no-default-features",
-                "--target",
-                target,
-            ],
-        )?;
-    }
-
-    say("test: kiln-protocol for bpfel-unknown-none (the Solana program's target, no ed25519)");
-    exec(
-        "cargo",
-        &[
-            &format!("+{NIGHTLY}"),
+    say("test: kiln-protocol for the guest and no_std targets");
+    for target in PROTOCOL_TARGETS {
+        let build = [
             "build",
             "-p",
             "kiln-protocol",
             "--locked",
-            "--release",
-            "--no-default-features",
             "--target",
-            "bpfel-unknown-none",
-            "-Z",
-            "build-std=core,alloc",
-        ],
+            target,
+        ];
+        exec("cargo", &build)?;
+        exec("cargo", &[&build[..], &["--no-default-features"]].concat())?;
+    }
+    say("test: kiln-protocol for bpfel-unknown-none (the Solana program's target, no ed25519)");
+    let nightly = format!("+{NIGHTLY}");
+    let sbf = [
+        "build",
+        "-p",
+        "kiln-protocol",
+        "--locked",
+        "--release",
+        "--no-default-features",
+    ];
+    let sbf_target = [
+        "--target",
+        "bpfel-unknown-none",
+        "-Z",
+        "build-std=core,alloc",
+    ];
+    exec(
+        "cargo",
+        &[&[nightly.as_str()][..], &sbf, &sbf_target].concat(),
     )?;
 
     say("test: test suite (cargo-nextest) and doc tests");
@@ -138,28 +117,31 @@ pub fn fuzz(target: &str, seconds: u64) -> Result<()> {
         bail!("unknown fuzz target `{target}`; known: {FUZZ_CRATES:?}");
     };
     say(format!("fuzz: {target} for {seconds} s"));
-    let root = workspace_root();
+    let fuzz_dir = workspace_root().join(dir).join("fuzz");
     let corpus = target_dir().join("fuzz-corpus").join(target);
     std::fs::create_dir_all(&corpus)?;
-    let seeds = root.join(dir).join("fuzz/seeds").join(target);
+    let seeds = fuzz_dir.join("seeds").join(target);
     let fuzz_target_dir = target_dir().join("fuzz");
-    let toolchain = format!("+{NIGHTLY}");
+    let nightly = format!("+{NIGHTLY}");
+    let max_time = format!("-max_total_time={seconds}");
+    let paths = [&fuzz_dir, &fuzz_target_dir, &corpus, &seeds].map(|p| p.to_string_lossy());
+    let [fuzz_dir, fuzz_target_dir, corpus, seeds] = &paths;
     exec(
         "cargo",
         &[
-            &toolchain,
+            &nightly,
             "fuzz",
             "run",
             "--fuzz-dir",
-            &root.join(dir).join("fuzz").to_string_lossy(),
+            fuzz_dir,
             "--target-dir",
-            &fuzz_target_dir.to_string_lossy(),
+            fuzz_target_dir,
             "--debug-assertions",
             target,
-            &corpus.to_string_lossy(),
-            &seeds.to_string_lossy(),
+            corpus,
+            seeds,
             "--",
-            &format!("-max_total_time={seconds}"),
+            &max_time,
         ],
     )
 }
