@@ -1,6 +1,7 @@
 //! Running external programs loudly: each command is printed before it runs,
 //! and a failure names the command.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -29,9 +30,15 @@ pub fn say(message: impl AsRef<str>) {
 
 /// Runs `program args…` in the workspace root, inheriting stdio; fails unless it exits 0.
 pub fn exec(program: &str, args: &[&str]) -> Result<()> {
+    exec_env(program, args, &[])
+}
+
+/// [`exec`] with extra environment variables.
+pub fn exec_env(program: &str, args: &[&str], env: &[(&str, &OsStr)]) -> Result<()> {
     say(format!("$ {program} {}", args.join(" ")));
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .status()
         .with_context(|| format!("could not start `{program}`"))?;

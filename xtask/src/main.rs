@@ -6,12 +6,14 @@
 //! - `test`: setup, then fmt check, clippy, guest and no_std builds, the whole
 //!   test suite with cargo-nextest, doc tests and a short fuzz run. This is
 //!   the README's test command and what `.ci/run` calls.
+//! - `guests`: build the guest components for `wasm32-wasip2`.
 //! - `fuzz TARGET [SECONDS]`: run one fuzz target for longer.
 //!
 //! xtask keeps its dependencies to `anyhow`: it shells out to cargo, rustup
 //! and apt, so it builds in seconds on a new machine.
 
 mod command;
+mod guests;
 mod setup;
 mod test;
 
@@ -22,6 +24,7 @@ usage: cargo xtask <command>
 
 commands:
   setup                    install missing toolchains, targets, cargo tools and packages
+  guests                   build the guest components (examples, test guests) for wasm32-wasip2
   test                     setup, then fmt, clippy, guest builds, tests, doc tests, fuzz smoke
   fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)";
 
@@ -38,6 +41,7 @@ fn run() -> Result<()> {
     match args.as_slice() {
         ["setup"] => setup::run(),
         ["test"] => test::run(),
+        ["guests"] => guests::build(),
         ["fuzz", target] => test::fuzz(target, test::DEFAULT_FUZZ_SECONDS * 10),
         ["fuzz", target, seconds] => test::fuzz(target, seconds.parse()?),
         ["help" | "--help" | "-h"] | [] => {

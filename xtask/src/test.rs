@@ -1,9 +1,10 @@
 //! `cargo xtask test`: the whole check, in the order a failure is cheapest to
-//! find: format, lints, cross builds, tests, then a short fuzz run.
+//! find: format, lints, cross builds, guests, tests, then a short fuzz run.
 
 use anyhow::{Result, bail};
 
-use crate::command::{exec, say, target_dir, workspace_root};
+use crate::command::{exec, exec_env, say, target_dir, workspace_root};
+use crate::guests;
 use crate::setup::{self, NIGHTLY};
 
 /// Seconds each fuzz target runs inside `xtask test`: long enough to get past
@@ -30,15 +31,11 @@ pub fn run() -> Result<()> {
         exec("cargo", &["fmt", "--manifest-path", &manifest, "--check"])?;
     }
 
-    say("test: clippy, warnings are errors (every crate; protocol without ed25519)");
+    say("test: clippy, warnings are errors (host crates; protocol without ed25519; guests)");
     let deny = ["--", "-D", "warnings"];
     exec(
         "cargo",
-        &[
-            &["clippy", "--workspace", "--all-targets", "--locked"][..],
-            &deny,
-        ]
-        .concat(),
+        &[&["clippy", "--all-targets", "--locked"][..], &deny].concat(),
     )?;
     let no_default = [
         "clippy",
@@ -48,6 +45,7 @@ pub fn run() -> Result<()> {
         "--locked",
     ];
     exec("cargo", &[&no_default[..], &deny].concat())?;
+    guests::clippy()?;
 
     say("test: kiln-protocol for the guest and no_std targets");
     for target in PROTOCOL_TARGETS {
@@ -83,18 +81,11 @@ pub fn run() -> Result<()> {
         &[&[nightly.as_str()][..], &sbf, &sbf_target].concat(),
     )?;
 
+    guests::build()?;
+
     say("test: test suite (cargo-nextest) and doc tests");
-    exec(
-        "cargo",
-        &[
-            "nextest",
-            "run",
-            "--workspace",
-            "--locked",
-            "--no-fail-fast",
-        ],
-    )?;
-    exec("cargo", &["test", "--workspace", "--locked", "--doc"])?;
+    exec_with_guests("cargo", &["nextest", "run", "--locked", "--no-fail-fast"])?;
+    exec_with_guests("cargo", &["test", "--locked", "--doc"])?;
 
     let seconds = match std::env::var("KILN_FUZZ_SECONDS") {
         Ok(value) => value.parse()?,
@@ -105,6 +96,12 @@ pub fn run() -> Result<()> {
     }
     say("test: all passed");
     Ok(())
+}
+
+/// Runs a test command with `KILN_GUEST_DIR` pointing at the built guests.
+fn exec_with_guests(program: &str, args: &[&str]) -> Result<()> {
+    let dir = guests::guest_dir();
+    exec_env(program, args, &[("KILN_GUEST_DIR", dir.as_os_str())])
 }
 
 /// Runs one fuzz target for `seconds`, seeded from its committed seeds; a

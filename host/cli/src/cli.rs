@@ -1,0 +1,45 @@
+//! Command-line definition and dispatch.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+/// Kiln: decentralized GPU compute on WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a workload component locally in Kiln's sandbox and print its usage.
+    Run(commands::run::RunArgs),
+}
+
+/// Exit code for a command line or input the command could not use.
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("kiln: error: {error:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}

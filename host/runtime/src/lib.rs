@@ -1,0 +1,103 @@
+//! Kiln's sandbox: runs workloads (WASI 0.2 components targeting the
+//! `kiln:workload` world) in wasmtime, metered and locked down.
+//!
+//! One [`Runtime`] per process holds the one wasmtime `Engine` (pooling
+//! allocator, fuel, epochs), the linker with exactly the interfaces Kiln
+//! grants ([`grants`]), the compiled-component cache ([`cache`]) and the epoch
+//! ticker thread. [`Runtime::load`] validates and links a component once;
+//! [`Runtime::start`] runs a job on the current tokio runtime and returns a
+//! [`JobHandle`] for metering, pausing and killing it ([`job`] explains how).
+//!
+//! ```no_run
+//! # async fn demo(bytes: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! use kiln_runtime::{JobLimits, Runtime, RuntimeConfig};
+//!
+//! let runtime = Runtime::new(RuntimeConfig::new("/var/lib/kiln/scratch"))?;
+//! let workload = runtime.load(bytes)?;
+//! let report = runtime.run(&workload, b"input".to_vec(), JobLimits::default()).await;
+//! println!("{:?} used {:?}", report.result, report.usage);
+//! # Ok(()) }
+//! ```
+
+pub mod cache;
+pub mod config;
+mod engine;
+pub mod error;
+pub mod grants;
+pub mod job;
+pub mod limiter;
+mod scratch;
+mod stdio;
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+pub use cache::Workload;
+pub use config::{Metering, RuntimeConfig};
+pub use error::{JobError, LoadError, RuntimeError};
+pub use job::{JobHandle, JobLimits, JobReport, JobState};
+pub use kiln_protocol::Usage;
+
+/// The sandbox of one process. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    engine: Engine,
+    linker: Linker<JobState>,
+    cache: cache::ComponentCache,
+    config: RuntimeConfig,
+    slots: Semaphore,
+    _ticker: Option<engine::EpochTicker>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine, the linker and the cache, clears stale scratch
+    /// directories and starts the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let engine = engine::build_engine(&config)?;
+        let mut linker = Linker::new(&engine);
+        grants::add_granted(&mut linker).map_err(|e| RuntimeError::Config(format!("{e:#}")))?;
+        scratch::clear_stale(&config.scratch_root)?;
+        let cache = cache::ComponentCache::new(&engine, config.cache_dir.clone())
+            .map_err(|e| RuntimeError::Config(format!("component cache: {e}")))?;
+        let ticker = if config.metering.epochs() {
+            Some(engine::EpochTicker::start(engine.clone(), config.epoch_tick)?)
+        } else {
+            None
+        };
+        let slots = Semaphore::new(usize::try_from(config.max_concurrent_jobs.max(1)).unwrap_or(1));
+        Ok(Self { inner: Arc::new(Inner { engine, linker, cache, config, slots, _ticker: ticker }) })
+    }
+
+    /// Validates, compiles (or reads from the cache) and links a component.
+    pub fn load(&self, bytes: &[u8]) -> Result<Workload, LoadError> {
+        self.inner.cache.load(&self.inner.engine, &self.inner.linker, bytes)
+    }
+
+    /// Starts a job on the current tokio runtime. Must be called from within one.
+    pub fn start(&self, workload: &Workload, input: Vec<u8>, limits: JobLimits) -> JobHandle {
+        job::start(self.inner.clone(), workload.clone(), input, limits)
+    }
+
+    /// Runs a job to its end.
+    pub async fn run(&self, workload: &Workload, input: Vec<u8>, limits: JobLimits) -> JobReport {
+        self.start(workload, input, limits).wait().await
+    }
+
+    /// The configuration this runtime was built with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+}
