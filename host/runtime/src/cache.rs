@@ -41,7 +41,9 @@ struct WorkloadInner {
 
 impl std::fmt::Debug for Workload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Workload").field("digest", &self.inner.digest).finish_non_exhaustive()
+        f.debug_struct("Workload")
+            .field("digest", &self.inner.digest)
+            .finish_non_exhaustive()
     }
 }
 
@@ -95,7 +97,11 @@ impl ComponentCache {
         }
         let mut hasher = Sha256Hasher(<sha2::Sha256 as sha2::Digest>::new());
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
-        Ok(Self { dir, engine_key: format!("{:016x}", hasher.finish()), memory: Mutex::default() })
+        Ok(Self {
+            dir,
+            engine_key: format!("{:016x}", hasher.finish()),
+            memory: Mutex::default(),
+        })
     }
 
     pub(crate) fn load(
@@ -131,7 +137,12 @@ impl ComponentCache {
         dir.join(format!("{digest}-{}.cwasm", self.engine_key))
     }
 
-    fn compile(&self, engine: &Engine, bytes: &[u8], digest: &Digest) -> Result<Component, LoadError> {
+    fn compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        digest: &Digest,
+    ) -> Result<Component, LoadError> {
         let Some(dir) = &self.dir else {
             return Component::new(engine, bytes).map_err(invalid);
         };
@@ -158,7 +169,9 @@ impl ComponentCache {
 }
 
 fn invalid(error: wasmtime::Error) -> LoadError {
-    LoadError::Invalid { reason: format!("{error:#}") }
+    LoadError::Invalid {
+        reason: format!("{error:#}"),
+    }
 }
 
 /// Tells apart "not wasm", "a core module" and "a component" from the header.
@@ -183,19 +196,30 @@ fn link(
     digest: Digest,
 ) -> Result<Workload, LoadError> {
     let component_type = component.component_type();
-    if let Some((import, _)) = component_type.imports(engine).find(|(name, _)| !is_granted(name)) {
-        return Err(LoadError::ImportNotGranted { import: import.to_owned() });
+    if let Some((import, _)) = component_type
+        .imports(engine)
+        .find(|(name, _)| !is_granted(name))
+    {
+        return Err(LoadError::ImportNotGranted {
+            import: import.to_owned(),
+        });
     }
     let is_func = matches!(
-        component_type.get_export(engine, "run"),
+        component_type
+            .get_export(engine, "run")
+            .map(|export| export.ty),
         Some(wasmtime::component::types::ComponentItem::ComponentFunc(_))
     );
     let run = component.get_export_index(None, "run").filter(|_| is_func);
     let run = run.ok_or(LoadError::MissingRunExport)?;
     let pre = linker
         .instantiate_pre(component)
-        .map_err(|e| LoadError::Link { reason: format!("{e:#}") })?;
-    Ok(Workload { inner: Arc::new(WorkloadInner { digest, pre, run }) })
+        .map_err(|e| LoadError::Link {
+            reason: format!("{e:#}"),
+        })?;
+    Ok(Workload {
+        inner: Arc::new(WorkloadInner { digest, pre, run }),
+    })
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, mode 0600,
@@ -204,7 +228,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(bytes)?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;

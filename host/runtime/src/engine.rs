@@ -22,7 +22,10 @@ pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeErro
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(jobs)
         .total_core_instances(jobs.saturating_mul(MAX_CORE_INSTANCES_PER_COMPONENT / 2))
-        .total_memories(jobs.saturating_mul(MAX_MEMORIES_PER_COMPONENT / 2).max(jobs))
+        .total_memories(
+            jobs.saturating_mul(MAX_MEMORIES_PER_COMPONENT / 2)
+                .max(jobs),
+        )
         .total_tables(jobs.saturating_mul(MAX_TABLES_PER_COMPONENT / 2))
         .total_stacks(jobs)
         .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
@@ -61,7 +64,10 @@ impl EpochTicker {
                 }
             })
             .map_err(RuntimeError::Io)?;
-        Ok(Self { stop, thread: Some(thread) })
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 

@@ -35,7 +35,7 @@ use kiln_protocol::Usage;
 use tokio::sync::watch;
 use wasmtime::component::{ResourceTable, WasmList, WasmStr};
 use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
-use wasmtime_wasi::{DirPerms, FilePerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::Inner;
 use crate::cache::Workload;
@@ -127,7 +127,10 @@ pub struct JobState {
 
 impl WasiView for JobState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -151,7 +154,8 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .map_or(Duration::ZERO, |since| since.elapsed());
-        let paused = Duration::from_nanos(self.paused_total_ns.load(Ordering::Relaxed)) + paused_now;
+        let paused =
+            Duration::from_nanos(self.paused_total_ns.load(Ordering::Relaxed)) + paused_now;
         let active = self.started.elapsed().saturating_sub(paused);
         u64::try_from(active.as_millis()).unwrap_or(u64::MAX)
     }
@@ -200,12 +204,18 @@ impl JobHandle {
 
     /// True once the guest is actually suspended.
     pub fn is_paused(&self) -> bool {
-        self.shared.paused_since.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.shared
+            .paused_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 
     /// Resumes a paused job with `extra_fuel` added to its budget.
     pub fn resume(&self, extra_fuel: u64) {
-        self.shared.extra_fuel.fetch_add(extra_fuel, Ordering::Relaxed);
+        self.shared
+            .extra_fuel
+            .fetch_add(extra_fuel, Ordering::Relaxed);
         self.shared.pause.send_replace(false);
     }
 
@@ -216,7 +226,10 @@ impl JobHandle {
 
     /// Waits for the job to end.
     pub async fn wait(mut self) -> JobReport {
-        let task = self.task.take().expect("a handle's task is taken only by wait");
+        let task = self
+            .task
+            .take()
+            .expect("a handle's task is taken only by wait");
         let shared = self.shared.clone();
         match task.await {
             Ok(report) => report,
@@ -258,7 +271,10 @@ pub(crate) fn start(
         kill: watch::channel(false).0,
     });
     let task = tokio::spawn(execute(runtime, workload, input, limits, shared.clone()));
-    JobHandle { shared, task: Some(task) }
+    JobHandle {
+        shared,
+        task: Some(task),
+    }
 }
 
 async fn execute(
@@ -282,7 +298,7 @@ async fn execute(
             Ok(scratch) => scratch,
             Err(error) => break 'job Err(JobError::Setup(format!("scratch dir: {error}"))),
         };
-        let mut store = match new_store(&runtime, &limits, &scratch, &stdout, &stderr, &shared) {
+        let mut store = match new_store(&runtime, &limits, &scratch, &stdout, &stderr) {
             Ok(store) => store,
             Err(error) => break 'job Err(error),
         };
@@ -337,7 +353,6 @@ fn new_store(
     scratch: &ScratchDir,
     stdout: &CappedPipe,
     stderr: &CappedPipe,
-    shared: &Shared,
 ) -> Result<Store<JobState>, JobError> {
     if limits.memory_bytes > runtime.config.max_memory_bytes {
         return Err(JobError::Setup(format!(
@@ -350,23 +365,26 @@ fn new_store(
     let wasi = WasiCtxBuilder::new()
         .stdout(stdout.clone())
         .stderr(stderr.clone())
-        .preopened_dir(scratch.path(), SCRATCH_GUEST_PATH, DirPerms::all(), FilePerms::all())
+        .preopened_dir(scratch.path(), SCRATCH_GUEST_PATH, FsPerms::ReadWrite)
         .map_err(|e| JobError::Setup(format!("preopen scratch dir: {e:#}")))?
         .build();
     let state = JobState {
         wasi,
         table: ResourceTable::new(),
-        limiter: JobLimiter { memory_bytes: limits.memory_bytes },
+        limiter: JobLimiter {
+            memory_bytes: limits.memory_bytes,
+        },
     };
     let mut store = Store::new(&runtime.engine, state);
     store.limiter(|state| &mut state.limiter);
     if runtime.config.metering.fuel() {
-        store.set_fuel(limits.fuel).map_err(|e| JobError::Setup(format!("{e:#}")))?;
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| JobError::Setup(format!("{e:#}")))?;
     }
     if runtime.config.metering.epochs() {
         store.set_epoch_deadline(1);
     }
-    let _ = shared;
     Ok(store)
 }
 
@@ -414,17 +432,27 @@ async fn call_run(
     on_entry: impl FnOnce(),
 ) -> Result<Vec<u8>, JobError> {
     type RunResult = (Result<WasmList<u8>, WasmStr>,);
-    let instance = workload.pre().instantiate_async(&mut *store).await.map_err(classify)?;
+    let instance = workload
+        .pre()
+        .instantiate_async(&mut *store)
+        .await
+        .map_err(classify)?;
     let run = instance
         .get_typed_func::<(&[u8],), RunResult>(&mut *store, workload.run_export())
         .map_err(|e| JobError::Setup(format!("`run` has the wrong type: {e:#}")))?;
     on_entry();
-    let (result,) = run.call_async(&mut *store, (input,)).await.map_err(classify)?;
+    let (result,) = run
+        .call_async(&mut *store, (input,))
+        .await
+        .map_err(classify)?;
     match result {
         Ok(output) => {
             let size = u64::try_from(output.len()).unwrap_or(u64::MAX);
             if size > output_cap {
-                return Err(JobError::OutputTooLarge { size, limit: output_cap });
+                return Err(JobError::OutputTooLarge {
+                    size,
+                    limit: output_cap,
+                });
             }
             Ok(output.as_le_slice(&*store).to_vec())
         }

@@ -58,7 +58,9 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,17 +75,31 @@ impl Runtime {
         let cache = cache::ComponentCache::new(&engine, config.cache_dir.clone())
             .map_err(|e| RuntimeError::Config(format!("component cache: {e}")))?;
         let ticker = if config.metering.epochs() {
-            Some(engine::EpochTicker::start(engine.clone(), config.epoch_tick)?)
+            Some(engine::EpochTicker::start(
+                engine.clone(),
+                config.epoch_tick,
+            )?)
         } else {
             None
         };
         let slots = Semaphore::new(usize::try_from(config.max_concurrent_jobs.max(1)).unwrap_or(1));
-        Ok(Self { inner: Arc::new(Inner { engine, linker, cache, config, slots, _ticker: ticker }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+                config,
+                slots,
+                _ticker: ticker,
+            }),
+        })
     }
 
     /// Validates, compiles (or reads from the cache) and links a component.
     pub fn load(&self, bytes: &[u8]) -> Result<Workload, LoadError> {
-        self.inner.cache.load(&self.inner.engine, &self.inner.linker, bytes)
+        self.inner
+            .cache
+            .load(&self.inner.engine, &self.inner.linker, bytes)
     }
 
     /// Starts a job on the current tokio runtime. Must be called from within one.

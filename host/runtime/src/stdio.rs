@@ -28,7 +28,10 @@ pub(crate) struct CappedPipe {
 
 impl CappedPipe {
     pub(crate) fn new(cap: usize) -> Self {
-        Self { captured: Arc::default(), cap }
+        Self {
+            captured: Arc::default(),
+            cap,
+        }
     }
 
     fn push(&self, bytes: &[u8]) {

@@ -46,10 +46,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.workload)
         .with_context(|| format!("reading workload {}", args.workload.display()))?;
     let input = match &args.input {
-        Some(path) => std::fs::read(path).with_context(|| format!("reading input {}", path.display()))?,
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("reading input {}", path.display()))?
+        }
         None => Vec::new(),
     };
-    let memory_bytes = args.memory_mib.checked_mul(1 << 20).context("--memory-mib is too large")?;
+    let memory_bytes = args
+        .memory_mib
+        .checked_mul(1 << 20)
+        .context("--memory-mib is too large")?;
     let scratch = tempfile::tempdir().context("creating a scratch root")?;
     let mut config = RuntimeConfig::new(scratch.path());
     config.cache_dir = cache_dir();
@@ -62,20 +67,27 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         ..JobLimits::default()
     };
 
-    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let report = tokio.block_on(async {
         let runtime = Runtime::new(config)?;
         let workload = runtime.load(&bytes)?;
         anyhow::Ok(runtime.run(&workload, input, limits).await)
     })?;
 
-    let output_sha256 = report.result.as_ref().ok().map(|out| kiln_protocol::sha256(&[out]).to_string());
+    let output_sha256 = report
+        .result
+        .as_ref()
+        .ok()
+        .map(|out| kiln_protocol::sha256(&[out]).to_string());
     let status = match &report.result {
         Ok(_) => "ok",
         Err(error) => error.status(),
     };
     if let (Ok(output), Some(path)) = (&report.result, &args.output) {
-        std::fs::write(path, output).with_context(|| format!("writing output {}", path.display()))?;
+        std::fs::write(path, output)
+            .with_context(|| format!("writing output {}", path.display()))?;
     }
     if args.json {
         let object = serde_json::json!({
@@ -99,5 +111,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         println!("gpu_ns        {}", report.usage.gpu_ns);
         println!("output_sha256 {}", output_sha256.as_deref().unwrap_or("-"));
     }
-    Ok(if report.result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -28,7 +28,10 @@ pub fn parse_input(input: &[u8]) -> Result<(u32, u32), String> {
             }
             Ok((n, seed))
         }
-        _ => Err(format!("input must be empty or 8 bytes (u32 n, u32 seed), got {}", input.len())),
+        _ => Err(format!(
+            "input must be empty or 8 bytes (u32 n, u32 seed), got {}",
+            input.len()
+        )),
     }
 }
 

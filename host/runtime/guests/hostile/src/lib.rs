@@ -53,7 +53,10 @@ impl kiln_guest::Workload for Hostile {
     fn run(input: Vec<u8>) -> Result<Vec<u8>, String> {
         let command = String::from_utf8(input).map_err(|_| "input is not UTF-8")?;
         let (name, arg) = command.split_once(':').unwrap_or((&command, ""));
-        let number = || arg.parse::<u64>().map_err(|e| format!("bad number {arg:?}: {e}"));
+        let number = || {
+            arg.parse::<u64>()
+                .map_err(|e| format!("bad number {arg:?}: {e}"))
+        };
         match name {
             "echo" => Ok(arg.as_bytes().to_vec()),
             "count" => Ok(count(number()?).to_le_bytes().to_vec()),
@@ -67,7 +70,10 @@ impl kiln_guest::Workload for Hostile {
                 }
             }
             "recurse" => Ok(recurse(0).to_le_bytes().to_vec()),
-            "output" => Ok(vec![7u8; usize::try_from(number()?).map_err(|e| e.to_string())?]),
+            "output" => Ok(vec![
+                7u8;
+                usize::try_from(number()?).map_err(|e| e.to_string())?
+            ]),
             "fail" => Err(arg.to_owned()),
             "panic" => panic!("the guest panicked on purpose"),
             "write" => std::fs::write(arg, b"escaped?")
@@ -75,8 +81,12 @@ impl kiln_guest::Workload for Hostile {
                 .map_err(|e| format!("write refused: {e}")),
             "read" => std::fs::read(arg).map_err(|e| format!("read refused: {e}")),
             "symlink-out" => symlink_out(),
-            "env" => Ok(format!("{} {}", std::env::vars_os().count(), std::env::args_os().count())
-                .into_bytes()),
+            "env" => Ok(format!(
+                "{} {}",
+                std::env::vars_os().count(),
+                std::env::args_os().count()
+            )
+            .into_bytes()),
             "flood" => {
                 let line = [b'x'; 1024];
                 let mut stdout = std::io::stdout();
