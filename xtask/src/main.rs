@@ -7,11 +7,13 @@
 //!   test suite with cargo-nextest, doc tests and a short fuzz run. This is
 //!   the README's test command and what `.ci/run` calls.
 //! - `guests`: build the guest components for `wasm32-wasip2`.
+//! - `bench SUITE`: run a benchmark suite in release mode (`sandbox`).
 //! - `fuzz TARGET [SECONDS]`: run one fuzz target for longer.
 //!
 //! xtask keeps its dependencies to `anyhow`: it shells out to cargo, rustup
 //! and apt, so it builds in seconds on a new machine.
 
+mod bench;
 mod command;
 mod guests;
 mod setup;
@@ -25,6 +27,7 @@ usage: cargo xtask <command>
 commands:
   setup                    install missing toolchains, targets, cargo tools and packages
   guests                   build the guest components (examples, test guests) for wasm32-wasip2
+  bench <suite>            run a benchmark suite in release mode (sandbox)
   test                     setup, then fmt, clippy, guest builds, tests, doc tests, fuzz smoke
   fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)";
 
@@ -42,6 +45,7 @@ fn run() -> Result<()> {
         ["setup"] => setup::run(),
         ["test"] => test::run(),
         ["guests"] => guests::build(),
+        ["bench", suite] => bench::run(suite),
         ["fuzz", target] => test::fuzz(target, test::DEFAULT_FUZZ_SECONDS * 10),
         ["fuzz", target, seconds] => test::fuzz(target, seconds.parse()?),
         ["help" | "--help" | "-h"] | [] => {

@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hasher;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kiln_protocol::{Digest, sha256};
@@ -77,10 +78,30 @@ impl Hasher for Sha256Hasher {
     }
 }
 
+/// Where loaded components came from, counted since the runtime started:
+/// what an operator's metrics show, and how tests see the cache at work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Components compiled from their bytes (a miss on disk and in memory).
+    pub compiled: u64,
+    /// Components read from a precompiled artifact on disk.
+    pub from_disk: u64,
+    /// Loads answered by an already linked workload in memory.
+    pub from_memory: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    compiled: AtomicU64,
+    from_disk: AtomicU64,
+    from_memory: AtomicU64,
+}
+
 pub(crate) struct ComponentCache {
     dir: Option<PathBuf>,
     engine_key: String,
     memory: Mutex<Memory>,
+    counters: Counters,
 }
 
 #[derive(Default)]
@@ -101,7 +122,16 @@ impl ComponentCache {
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
             memory: Mutex::default(),
+            counters: Counters::default(),
         })
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            compiled: self.counters.compiled.load(Ordering::Relaxed),
+            from_disk: self.counters.from_disk.load(Ordering::Relaxed),
+            from_memory: self.counters.from_memory.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn load(
@@ -112,6 +142,7 @@ impl ComponentCache {
     ) -> Result<Workload, LoadError> {
         let digest = sha256(&[bytes]);
         if let Some(workload) = self.lock().by_digest.get(&digest) {
+            self.counters.from_memory.fetch_add(1, Ordering::Relaxed);
             return Ok(workload.clone());
         }
         check_header(bytes)?;
@@ -144,7 +175,9 @@ impl ComponentCache {
         digest: &Digest,
     ) -> Result<Component, LoadError> {
         let Some(dir) = &self.dir else {
-            return Component::new(engine, bytes).map_err(invalid);
+            let component = Component::new(engine, bytes).map_err(invalid)?;
+            self.counters.compiled.fetch_add(1, Ordering::Relaxed);
+            return Ok(component);
         };
         let path = self.artifact_path(dir, digest);
         if path.exists() {
@@ -155,13 +188,17 @@ impl ComponentCache {
             // additionally checks the artifact's header against the engine.
             #[allow(unsafe_code, reason = "loading our own precompiled artifact")]
             match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok(component),
+                Ok(component) => {
+                    self.counters.from_disk.fetch_add(1, Ordering::Relaxed);
+                    return Ok(component);
+                }
                 Err(error) => {
                     tracing::warn!(path = %path.display(), error = %error, "discarding unreadable cached component");
                 }
             }
         }
         let component = Component::new(engine, bytes).map_err(invalid)?;
+        self.counters.compiled.fetch_add(1, Ordering::Relaxed);
         let artifact = component.serialize().map_err(invalid)?;
         write_atomically(&path, &artifact)?;
         Ok(component)

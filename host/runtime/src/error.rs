@@ -55,11 +55,11 @@ pub enum JobError {
     /// The workload's `run` returned an error message.
     #[error("workload returned an error: {0}")]
     Guest(String),
-    /// The fuel budget was spent.
-    #[error("out of fuel: the budget of {budget} was spent")]
+    /// The fuel limit was spent.
+    #[error("out of fuel: the limit of {limit} was spent")]
     OutOfFuel {
-        /// Fuel the job was given (its limit plus any top-ups).
-        budget: u64,
+        /// The job's fuel limit.
+        limit: u64,
     },
     /// The guest tried to grow its memory (or tables) past the job's cap.
     #[error("memory limit of {limit_bytes} bytes exceeded")]

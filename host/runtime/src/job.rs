@@ -3,18 +3,30 @@
 //! A job runs as a tokio task on the runtime's engine. What holds while it runs:
 //!
 //! - **Fuel** is the deterministic cost: the store starts with the job's fuel
-//!   budget and wasm traps when it is spent ([`JobError::OutOfFuel`]). The same
+//!   limit and wasm traps when it is spent ([`JobError::OutOfFuel`]). The same
 //!   component and input consume the same fuel on every run and every node.
 //! - **Epochs** tick every [`crate::config::DEFAULT_EPOCH_TICK`]. At each tick
 //!   the store's epoch callback publishes a usage snapshot (what
-//!   [`JobHandle::usage`] reads, and what receipts are made from), applies fuel
-//!   top-ups, honours a pause, and yields to the async executor so many jobs
-//!   share few threads fairly.
-//! - **Pause** is an async yield: when [`JobHandle::pause`] was called, the
-//!   next tick's callback returns `UpdateDeadline::YieldCustom` with a future
-//!   that completes on [`JobHandle::resume`]. The guest's stack and memory stay
-//!   as they are; no fuel is consumed and no wall-clock time is billed while
-//!   paused. `resume(extra_fuel)` raises the budget before the guest continues.
+//!   [`JobHandle::usage`] reads, and what receipts are made from), holds the
+//!   guest if asked to, and otherwise yields to the async executor so many
+//!   jobs share few threads fairly. Compiled wasm writes its fuel count back
+//!   to the store only at calls, returns and fuel yields, so the store also
+//!   yields every [`crate::config::FUEL_YIELD_INTERVAL`] units: a snapshot is
+//!   never staler than that, and the final usage is exact.
+//! - **Pause** is an async yield: when [`JobHandle::pause`] was called, or the
+//!   job has used its *fuel allowance* ([`JobLimits::fuel_allowance`]), the
+//!   tick's callback returns `UpdateDeadline::YieldCustom` with a future that
+//!   completes on [`JobHandle::resume`]. The guest's stack and memory stay as
+//!   they are; no fuel is consumed and no wall-clock time is billed while
+//!   paused. `resume(extra_fuel)` raises the allowance, so "resume with more
+//!   fuel" is exact and deterministic: the node sets the allowance to what
+//!   the renter has counter-signed plus a window, and the job holds within a
+//!   tick of reaching it. The hard fuel limit itself is never changed while
+//!   wasm runs: the running code keeps its fuel in a register, so a
+//!   `Store::set_fuel` from the callback would be partly overwritten and the
+//!   count would drift. The store's first epoch deadline is immediate, so a
+//!   job started with [`crate::Runtime::start_paused`] holds before its first
+//!   instruction.
 //! - **Deadline and kill** race the guest's call in a `select!`: the call
 //!   yields at every tick, so either wins within one tick even inside a tight
 //!   loop. The deadline counts wall-clock time since the job started, paused
@@ -28,24 +40,27 @@
 //! Whatever ends the job, its [`JobReport`] carries the usage consumed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kiln_protocol::Usage;
-use tokio::sync::watch;
 use wasmtime::component::{ResourceTable, WasmList, WasmStr};
-use wasmtime::{Store, StoreContextMut, Trap, UpdateDeadline};
+use wasmtime::{Store, Trap};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::Inner;
 use crate::cache::Workload;
+use crate::config::FUEL_YIELD_INTERVAL;
 use crate::error::JobError;
 use crate::limiter::JobLimiter;
+pub use crate::meter::JobHandle;
+use crate::meter::{Control, Meter, epoch_callback};
 use crate::scratch::ScratchDir;
 use crate::stdio::CappedPipe;
 
-/// Default fuel budget: about ten seconds of busy CPU work.
-pub const DEFAULT_FUEL: u64 = 10_000_000_000;
+/// Default fuel limit: 200 billion units. Cranelift code burns about 15
+/// billion a second in a tight loop on the 2-core x86 machines Kiln is tested
+/// on, so this is 10–30 s of CPU-bound work; renters set their own in the job spec.
+pub const DEFAULT_FUEL: u64 = 200_000_000_000;
 /// Default linear memory cap: 256 MiB.
 pub const DEFAULT_MEMORY_BYTES: u64 = 256 << 20;
 /// Default wall-clock deadline: one minute.
@@ -62,8 +77,11 @@ pub const SCRATCH_GUEST_PATH: &str = "/scratch";
 /// What one job may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobLimits {
-    /// Fuel budget.
+    /// Fuel limit: the guest traps with [`JobError::OutOfFuel`] when it is spent.
     pub fuel: u64,
+    /// Fuel after which the job holds until [`JobHandle::resume`] grants
+    /// more; `None` runs it up to `fuel`. See the module docs.
+    pub fuel_allowance: Option<u64>,
     /// Linear memory cap in bytes (at most the runtime's `max_memory_bytes`).
     pub memory_bytes: u64,
     /// Wall-clock deadline.
@@ -78,6 +96,7 @@ impl Default for JobLimits {
     fn default() -> Self {
         Self {
             fuel: DEFAULT_FUEL,
+            fuel_allowance: None,
             memory_bytes: DEFAULT_MEMORY_BYTES,
             wall_clock: DEFAULT_WALL_CLOCK,
             output_bytes: DEFAULT_OUTPUT_BYTES,
@@ -90,6 +109,7 @@ impl From<&kiln_protocol::JobLimits> for JobLimits {
     fn from(limits: &kiln_protocol::JobLimits) -> Self {
         Self {
             fuel: limits.fuel,
+            fuel_allowance: None,
             memory_bytes: limits.memory_bytes,
             wall_clock: Duration::from_millis(limits.wall_clock_ms),
             output_bytes: limits.output_bytes,
@@ -134,147 +154,20 @@ impl WasiView for JobState {
     }
 }
 
-/// State shared by a running job and its handle.
-#[derive(Debug)]
-struct Shared {
-    started: Instant,
-    fuel_used: AtomicU64,
-    gpu_ns: AtomicU64,
-    paused_total_ns: AtomicU64,
-    paused_since: std::sync::Mutex<Option<Instant>>,
-    extra_fuel: AtomicU64,
-    pause: watch::Sender<bool>,
-    kill: watch::Sender<bool>,
-}
-
-impl Shared {
-    fn wall_ms(&self) -> u64 {
-        let paused_now = self
-            .paused_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map_or(Duration::ZERO, |since| since.elapsed());
-        let paused =
-            Duration::from_nanos(self.paused_total_ns.load(Ordering::Relaxed)) + paused_now;
-        let active = self.started.elapsed().saturating_sub(paused);
-        u64::try_from(active.as_millis()).unwrap_or(u64::MAX)
-    }
-
-    fn usage(&self) -> Usage {
-        Usage {
-            fuel: self.fuel_used.load(Ordering::Relaxed),
-            gpu_ns: self.gpu_ns.load(Ordering::Relaxed),
-            wall_ms: self.wall_ms(),
-        }
-    }
-
-    fn set_paused(&self, paused: bool) {
-        let mut since = self.paused_since.lock().unwrap_or_else(|e| e.into_inner());
-        match (paused, *since) {
-            (true, None) => *since = Some(Instant::now()),
-            (false, Some(start)) => {
-                let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                self.paused_total_ns.fetch_add(ns, Ordering::Relaxed);
-                *since = None;
-            }
-            _ => {}
-        }
-    }
-}
-
-/// A running job: read its usage, pause, resume, kill, or wait for its report.
-/// Dropping the handle kills the job.
-#[derive(Debug)]
-pub struct JobHandle {
-    shared: Arc<Shared>,
-    task: Option<tokio::task::JoinHandle<JobReport>>,
-}
-
-impl JobHandle {
-    /// Usage so far: fuel as of the last tick, wall-clock time now (paused
-    /// time excluded), GPU time as reported by GPU host calls.
-    pub fn usage(&self) -> Usage {
-        self.shared.usage()
-    }
-
-    /// Asks the job to pause at the next tick. See the module docs.
-    pub fn pause(&self) {
-        self.shared.pause.send_replace(true);
-    }
-
-    /// True once the guest is actually suspended.
-    pub fn is_paused(&self) -> bool {
-        self.shared
-            .paused_since
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
-    }
-
-    /// Resumes a paused job with `extra_fuel` added to its budget.
-    pub fn resume(&self, extra_fuel: u64) {
-        self.shared
-            .extra_fuel
-            .fetch_add(extra_fuel, Ordering::Relaxed);
-        self.shared.pause.send_replace(false);
-    }
-
-    /// Stops the job; its report says [`JobError::Killed`].
-    pub fn kill(&self) {
-        self.shared.kill.send_replace(true);
-    }
-
-    /// Waits for the job to end.
-    pub async fn wait(mut self) -> JobReport {
-        let task = self
-            .task
-            .take()
-            .expect("a handle's task is taken only by wait");
-        let shared = self.shared.clone();
-        match task.await {
-            Ok(report) => report,
-            Err(error) => JobReport {
-                result: Err(JobError::Setup(format!("job task failed: {error}"))),
-                usage: shared.usage(),
-                stdout: Vec::new(),
-                stdout_dropped: 0,
-                stderr: Vec::new(),
-                stderr_dropped: 0,
-                time_to_entry: None,
-            },
-        }
-    }
-}
-
-impl Drop for JobHandle {
-    fn drop(&mut self) {
-        if self.task.is_some() {
-            self.kill();
-        }
-    }
-}
-
 pub(crate) fn start(
     runtime: Arc<Inner>,
     workload: Workload,
     input: Vec<u8>,
     limits: JobLimits,
+    paused: bool,
 ) -> JobHandle {
-    let shared = Arc::new(Shared {
-        started: Instant::now(),
-        fuel_used: AtomicU64::new(0),
-        gpu_ns: AtomicU64::new(0),
-        paused_total_ns: AtomicU64::new(0),
-        paused_since: std::sync::Mutex::new(None),
-        extra_fuel: AtomicU64::new(0),
-        pause: watch::channel(false).0,
-        kill: watch::channel(false).0,
-    });
-    let task = tokio::spawn(execute(runtime, workload, input, limits, shared.clone()));
-    JobHandle {
-        shared,
-        task: Some(task),
-    }
+    let control = Control {
+        paused,
+        allowance: limits.fuel_allowance.unwrap_or(u64::MAX),
+    };
+    let meter = Arc::new(Meter::new(limits.fuel, control));
+    let task = tokio::spawn(execute(runtime, workload, input, limits, meter.clone()));
+    JobHandle::new(meter, task)
 }
 
 async fn execute(
@@ -282,13 +175,12 @@ async fn execute(
     workload: Workload,
     input: Vec<u8>,
     limits: JobLimits,
-    shared: Arc<Shared>,
+    meter: Arc<Meter>,
 ) -> JobReport {
     let stdout = CappedPipe::new(usize::try_from(limits.stdio_bytes).unwrap_or(usize::MAX));
     let stderr = CappedPipe::new(usize::try_from(limits.stdio_bytes).unwrap_or(usize::MAX));
-    let mut kill = shared.kill.subscribe();
+    let mut kill = meter.killed();
     let mut time_to_entry = None;
-    let mut final_fuel = None;
 
     let result = 'job: {
         let Ok(_slot) = runtime.slots.acquire().await else {
@@ -302,43 +194,37 @@ async fn execute(
             Ok(store) => store,
             Err(error) => break 'job Err(error),
         };
-        let budget = Arc::new(AtomicU64::new(limits.fuel));
         if runtime.config.metering.epochs() {
-            store.epoch_deadline_callback(epoch_callback(shared.clone(), budget.clone()));
+            store.epoch_deadline_callback(epoch_callback(meter.clone()));
         }
         let result = {
             let call = call_run(&mut store, &workload, &input, limits.output_bytes, || {
-                time_to_entry = Some(shared.started.elapsed());
+                time_to_entry = Some(meter.elapsed());
             });
             tokio::pin!(call);
             tokio::select! {
                 biased;
                 result = &mut call => result,
                 _ = kill.wait_for(|killed| *killed) => Err(JobError::Killed),
-                () = tokio::time::sleep(limits.wall_clock.saturating_sub(shared.started.elapsed())) => {
+                () = tokio::time::sleep(limits.wall_clock.saturating_sub(meter.elapsed())) => {
                     Err(JobError::Deadline { limit: limits.wall_clock })
                 }
             }
         };
-        if runtime.config.metering.fuel() {
-            let budget = budget.load(Ordering::Relaxed);
-            let remaining = store.get_fuel().unwrap_or(0);
-            final_fuel = Some(budget.saturating_sub(remaining));
-            if let Err(JobError::OutOfFuel { .. }) = result {
-                break 'job Err(JobError::OutOfFuel { budget });
-            }
+        if let Ok(remaining) = store.get_fuel() {
+            meter.record_remaining_fuel(remaining);
         }
-        result
+        match result {
+            Err(JobError::OutOfFuel { .. }) => Err(JobError::OutOfFuel { limit: limits.fuel }),
+            other => other,
+        }
     };
-    if let Some(fuel) = final_fuel {
-        shared.fuel_used.store(fuel, Ordering::Relaxed);
-    }
-    shared.set_paused(false);
+    meter.set_paused(false);
     let (stdout, stdout_dropped) = stdout.take();
     let (stderr, stderr_dropped) = stderr.take();
     JobReport {
         result,
-        usage: shared.usage(),
+        usage: meter.usage(),
         stdout,
         stdout_dropped,
         stderr,
@@ -380,46 +266,15 @@ fn new_store(
     if runtime.config.metering.fuel() {
         store
             .set_fuel(limits.fuel)
+            .and_then(|()| store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL)))
             .map_err(|e| JobError::Setup(format!("{e:#}")))?;
     }
     if runtime.config.metering.epochs() {
-        store.set_epoch_deadline(1);
+        // Deadline 0: the callback runs at the guest's first epoch check, so
+        // a pause requested before the job started holds before any work.
+        store.set_epoch_deadline(0);
     }
     Ok(store)
-}
-
-/// The per-tick callback. See the module docs.
-fn epoch_callback(
-    shared: Arc<Shared>,
-    budget: Arc<AtomicU64>,
-) -> impl FnMut(StoreContextMut<'_, JobState>) -> wasmtime::Result<UpdateDeadline> + Send + Sync + 'static
-{
-    let mut pause = shared.pause.subscribe();
-    move |mut store| {
-        let extra = shared.extra_fuel.swap(0, Ordering::Relaxed);
-        if let Ok(remaining) = store.get_fuel() {
-            if extra > 0 {
-                store.set_fuel(remaining.saturating_add(extra))?;
-                budget.fetch_add(extra, Ordering::Relaxed);
-            }
-            let used = budget.load(Ordering::Relaxed).saturating_sub(remaining);
-            shared.fuel_used.store(used, Ordering::Relaxed);
-        }
-        if *pause.borrow_and_update() {
-            shared.set_paused(true);
-            let mut resumed = pause.clone();
-            // Re-check after the yield (delta 0): the callback runs again at
-            // once, applies any top-up and records the end of the pause.
-            return Ok(UpdateDeadline::YieldCustom(
-                0,
-                Box::pin(async move {
-                    let _ = resumed.wait_for(|paused| !*paused).await;
-                }),
-            ));
-        }
-        shared.set_paused(false);
-        Ok(UpdateDeadline::Yield(1))
-    }
 }
 
 /// Instantiates the workload and calls `run`, checking the output's size
@@ -473,7 +328,7 @@ fn classify(error: wasmtime::Error) -> JobError {
         return job_error.clone();
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => JobError::OutOfFuel { budget: 0 },
+        Some(Trap::OutOfFuel) => JobError::OutOfFuel { limit: 0 },
         Some(Trap::StackOverflow) => JobError::StackOverflow,
         _ => JobError::Trap(format!("{error:#}")),
     }

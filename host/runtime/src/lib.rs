@@ -26,6 +26,7 @@ pub mod error;
 pub mod grants;
 pub mod job;
 pub mod limiter;
+mod meter;
 mod scratch;
 mod stdio;
 
@@ -35,7 +36,7 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-pub use cache::Workload;
+pub use cache::{CacheStats, Workload};
 pub use config::{Metering, RuntimeConfig};
 pub use error::{JobError, LoadError, RuntimeError};
 pub use job::{JobHandle, JobLimits, JobReport, JobState};
@@ -104,12 +105,29 @@ impl Runtime {
 
     /// Starts a job on the current tokio runtime. Must be called from within one.
     pub fn start(&self, workload: &Workload, input: Vec<u8>, limits: JobLimits) -> JobHandle {
-        job::start(self.inner.clone(), workload.clone(), input, limits)
+        job::start(self.inner.clone(), workload.clone(), input, limits, false)
+    }
+
+    /// Starts a job suspended before its first instruction; it runs on
+    /// [`JobHandle::resume`]. The node holds a job this way until the renter
+    /// has confirmed it, and tests use it to pause a job deterministically.
+    pub fn start_paused(
+        &self,
+        workload: &Workload,
+        input: Vec<u8>,
+        limits: JobLimits,
+    ) -> JobHandle {
+        job::start(self.inner.clone(), workload.clone(), input, limits, true)
     }
 
     /// Runs a job to its end.
     pub async fn run(&self, workload: &Workload, input: Vec<u8>, limits: JobLimits) -> JobReport {
         self.start(workload, input, limits).wait().await
+    }
+
+    /// How loads were answered so far: compiled, from disk, from memory.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
     }
 
     /// The configuration this runtime was built with.

@@ -1,10 +1,10 @@
 //! Example workload: multiply two pseudo-random `n × n` f32 matrices on the CPU.
 //!
 //! Input: 8 bytes, little-endian `u32 n` then `u32 seed` (an empty input
-//! means `n = 128, seed = 1`). Output: the 32-byte SHA-256-free checksum
-//! below, as 8 bytes: the f64 sum of every element of the product,
-//! little-endian, followed by `n` as u32. Deterministic: the same input gives
-//! the same output and the same fuel on every node.
+//! means `n = 128, seed = 1`). Output: 12 bytes, the f64 sum of every element
+//! of the product, little-endian, followed by `n` as a little-endian u32.
+//! Deterministic: the same input gives the same output and the same fuel on
+//! every node (wasm floats are IEEE 754 and the summation order is fixed).
 //!
 //! The kernel ([`multiply`]) is plain Rust so the sandbox benchmark can run
 //! the very same code natively as its baseline.
@@ -67,13 +67,13 @@ pub fn multiply(a: &[f32], b: &[f32], n: usize) -> Vec<f32> {
 /// The whole job: parse, build, multiply, summarise.
 pub fn run_job(input: &[u8]) -> Result<Vec<u8>, String> {
     let (n, seed) = parse_input(input)?;
-    let n = n as usize;
-    let a = matrix(n, seed);
-    let b = matrix(n, seed.wrapping_add(1));
-    let c = multiply(&a, &b, n);
+    let size = usize::try_from(n).map_err(|e| e.to_string())?;
+    let a = matrix(size, seed);
+    let b = matrix(size, seed.wrapping_add(1));
+    let c = multiply(&a, &b, size);
     let sum: f64 = c.iter().map(|&x| f64::from(x)).sum();
     let mut output = sum.to_le_bytes().to_vec();
-    output.extend_from_slice(&(n as u32).to_le_bytes());
+    output.extend_from_slice(&n.to_le_bytes());
     Ok(output)
 }
 

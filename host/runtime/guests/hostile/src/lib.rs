@@ -8,13 +8,15 @@
 //! | `count:N` | spins N iterations of a hash, returns the result (fuel scales with N) |
 //! | `spin` | loops forever, doing work |
 //! | `memory-bomb` | allocates 16 MiB blocks until something stops it |
-//! | `recurse` | recurses without end |
+//! | `recurse` | recurses without end, in wasm locals (overflows the wasm stack) |
+//! | `recurse-shadow` | recurses without end with a frame in linear memory (overflows Rust's shadow stack) |
 //! | `output:N` | returns N bytes |
 //! | `fail:TEXT` | returns the error TEXT |
 //! | `panic` | panics (a trap) |
 //! | `write:PATH` | writes a file at PATH, returns "written" |
 //! | `read:PATH` | returns the contents of PATH |
 //! | `symlink-out` | makes `/scratch/out` point outside and reads through it |
+//! | `stash` | writes `/scratch/stash`, then loops forever (for cleanup tests) |
 //! | `env` | returns the number of environment variables and arguments |
 //! | `flood:N` | prints N bytes to stdout, then returns "flooded" |
 //! | `log:TEXT` | prints TEXT to stdout and stderr, returns "logged" |
@@ -32,10 +34,21 @@ fn count(n: u64) -> u64 {
     x
 }
 
+/// Recursion whose frames live in wasm locals only: it exhausts the engine's
+/// wasm stack. The non-associative combine keeps LLVM from turning it into a loop.
+fn recurse(depth: u64, limit: u64) -> u64 {
+    if depth >= limit {
+        return depth;
+    }
+    recurse(depth + 1, limit).rotate_left(u32::try_from(depth % 63).unwrap_or(0)) ^ depth
+}
+
+/// Recursion with an address-taken frame: it exhausts Rust's shadow stack in
+/// linear memory first, which traps as an out-of-bounds access.
 #[expect(unconditional_recursion, reason = "runaway recursion is the point")]
-fn recurse(depth: u64) -> u64 {
+fn recurse_shadow(depth: u64) -> u64 {
     let frame = black_box([depth; 16]);
-    black_box(recurse(depth + 1)) + frame[3]
+    black_box(recurse_shadow(depth + 1)) + frame[3]
 }
 
 fn symlink_out() -> Result<Vec<u8>, String> {
@@ -69,7 +82,8 @@ impl kiln_guest::Workload for Hostile {
                     blocks.push(black_box(vec![1u8; 16 << 20]));
                 }
             }
-            "recurse" => Ok(recurse(0).to_le_bytes().to_vec()),
+            "recurse" => Ok(recurse(0, black_box(u64::MAX)).to_le_bytes().to_vec()),
+            "recurse-shadow" => Ok(recurse_shadow(0).to_le_bytes().to_vec()),
             "output" => Ok(vec![
                 7u8;
                 usize::try_from(number()?).map_err(|e| e.to_string())?
@@ -81,6 +95,13 @@ impl kiln_guest::Workload for Hostile {
                 .map_err(|e| format!("write refused: {e}")),
             "read" => std::fs::read(arg).map_err(|e| format!("read refused: {e}")),
             "symlink-out" => symlink_out(),
+            "stash" => {
+                std::fs::write("/scratch/stash", b"left behind?")
+                    .map_err(|e| format!("stash refused: {e}"))?;
+                loop {
+                    black_box(count(1_000_000));
+                }
+            }
             "env" => Ok(format!(
                 "{} {}",
                 std::env::vars_os().count(),

@@ -1,0 +1,142 @@
+//! The file system: only the job's scratch directory is reachable, and it is
+//! gone when the job ends, however it ends.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kiln_runtime::{JobError, JobLimits};
+
+use crate::common::{Sandbox, endless, eventually, tight};
+
+/// Runs `write:PATH` and expects a refusal, then checks the host file system.
+async fn refused_write(sandbox: &Sandbox, path: &str, on_host: &Path) {
+    let report = sandbox.command(&format!("write:{path}"), tight()).await;
+    let Err(JobError::Guest(message)) = &report.result else {
+        panic!("{path}: expected a refusal, got {:?}", report.result);
+    };
+    assert!(message.starts_with("write refused"), "{path}: {message}");
+    assert!(!on_host.exists(), "{path} escaped to {}", on_host.display());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_outside_scratch_are_refused_and_land_nowhere() {
+    let sandbox = Sandbox::new();
+    let parent = sandbox.scratch_root.parent().unwrap().to_owned();
+    refused_write(&sandbox, "../escape", &parent.join("escape")).await;
+    refused_write(
+        &sandbox,
+        "/scratch/../escape",
+        &sandbox.scratch_root.join("escape"),
+    )
+    .await;
+    refused_write(&sandbox, "/scratch/../../escape", &parent.join("escape")).await;
+    let etc = Path::new("/etc/kiln-sandbox-escape");
+    refused_write(&sandbox, "/etc/kiln-sandbox-escape", etc).await;
+    refused_write(
+        &sandbox,
+        "/tmp/kiln-sandbox-escape",
+        Path::new("/tmp/kiln-sandbox-escape"),
+    )
+    .await;
+    sandbox.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_files_cannot_be_read_directly_or_through_a_symlink() {
+    let sandbox = Sandbox::new();
+    let report = sandbox.command("read:/etc/passwd", tight()).await;
+    assert!(
+        matches!(&report.result, Err(JobError::Guest(m)) if m.starts_with("read refused")),
+        "{:?}",
+        report.result
+    );
+    let report = sandbox.command("symlink-out", tight()).await;
+    let Err(JobError::Guest(message)) = &report.result else {
+        panic!("expected a refusal, got {:?}", report.result);
+    };
+    assert!(message.contains("refused"), "{message}");
+    sandbox.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scratch_is_writable_and_removed_after_success() {
+    let sandbox = Sandbox::new();
+    let report = sandbox.command("write:/scratch/result.bin", tight()).await;
+    assert_eq!(report.result.unwrap(), b"written");
+    assert!(sandbox.scratch_dirs().is_empty());
+    sandbox.assert_healthy().await;
+}
+
+/// Starts `stash` (writes a file, then spins) and waits until the file exists.
+async fn stashed(sandbox: &Sandbox, limits: JobLimits) -> kiln_runtime::JobHandle {
+    let job = sandbox
+        .runtime
+        .start(&sandbox.hostile(), b"stash".to_vec(), limits);
+    eventually("the stash file", || {
+        sandbox
+            .scratch_dirs()
+            .iter()
+            .any(|dir| dir.join("stash").exists())
+    })
+    .await;
+    job
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scratch_is_removed_when_the_job_is_killed() {
+    let sandbox = Sandbox::new();
+    let job = stashed(&sandbox, endless()).await;
+    job.kill();
+    assert_eq!(job.wait().await.result, Err(JobError::Killed));
+    sandbox.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scratch_is_removed_when_the_deadline_passes() {
+    let sandbox = Sandbox::new();
+    let limits = JobLimits {
+        wall_clock: Duration::from_millis(500),
+        ..endless()
+    };
+    let report = stashed(&sandbox, limits).await.wait().await;
+    assert!(matches!(report.result, Err(JobError::Deadline { .. })));
+    sandbox.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scratch_is_removed_when_fuel_runs_out_or_the_guest_traps() {
+    let sandbox = Sandbox::new();
+    let limits = JobLimits {
+        fuel: 100_000_000,
+        ..tight()
+    };
+    let report = sandbox.command("stash", limits).await;
+    assert!(matches!(report.result, Err(JobError::OutOfFuel { .. })));
+    assert!(sandbox.scratch_dirs().is_empty());
+    let report = sandbox.command("panic", tight()).await;
+    assert!(matches!(report.result, Err(JobError::Trap(_))));
+    sandbox.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_the_handle_kills_the_job_and_removes_scratch() {
+    let sandbox = Sandbox::new();
+    drop(stashed(&sandbox, endless()).await);
+    eventually("the scratch dir to go", || {
+        sandbox.scratch_dirs().is_empty()
+    })
+    .await;
+    sandbox.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_runtime_clears_scratch_left_by_a_crashed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("scratch");
+    std::fs::create_dir_all(root.join("kiln-job-crashed")).unwrap();
+    std::fs::write(root.join("kiln-job-crashed/data"), b"old").unwrap();
+    std::fs::create_dir_all(root.join("not-ours")).unwrap();
+    let _runtime = kiln_runtime::Runtime::new(kiln_runtime::RuntimeConfig::new(&root)).unwrap();
+    assert!(!root.join("kiln-job-crashed").exists());
+    assert!(root.join("not-ours").exists(), "only kiln-job-* is touched");
+}

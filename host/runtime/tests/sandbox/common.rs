@@ -1,0 +1,118 @@
+//! Finding the guests and building runtimes for the tests.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kiln_runtime::{JobLimits, JobReport, Metering, Runtime, RuntimeConfig, Workload};
+use tempfile::TempDir;
+
+/// Where `cargo xtask guests` put the components: `KILN_GUEST_DIR`, else
+/// `<target dir>/wasm32-wasip2/guest`.
+pub fn guest_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KILN_GUEST_DIR") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        PathBuf::from,
+    );
+    target.join("wasm32-wasip2").join("guest")
+}
+
+/// The bytes of guest `name` (e.g. `kiln_test_hostile`).
+pub fn guest(name: &str) -> Vec<u8> {
+    let path = guest_dir().join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|error| {
+        panic!(
+            "guest {} is missing ({error}); build the guests with `cargo xtask guests`",
+            path.display()
+        )
+    })
+}
+
+/// A runtime with its own scratch root, removed with it.
+pub struct Sandbox {
+    pub runtime: Runtime,
+    pub scratch_root: PathBuf,
+    _dir: TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Self::with(|_| {})
+    }
+
+    pub fn with(configure: impl FnOnce(&mut RuntimeConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch_root = dir.path().join("scratch");
+        let mut config = RuntimeConfig::new(&scratch_root);
+        configure(&mut config);
+        Self {
+            runtime: Runtime::new(config).unwrap(),
+            scratch_root,
+            _dir: dir,
+        }
+    }
+
+    pub fn metered(metering: Metering) -> Self {
+        Self::with(|config| config.metering = metering)
+    }
+
+    pub fn hostile(&self) -> Workload {
+        self.runtime.load(&guest("kiln_test_hostile")).unwrap()
+    }
+
+    /// Runs one hostile command to its end.
+    pub async fn command(&self, command: &str, limits: JobLimits) -> JobReport {
+        self.runtime
+            .run(&self.hostile(), command.as_bytes().to_vec(), limits)
+            .await
+    }
+
+    /// Scratch directories currently on disk.
+    pub fn scratch_dirs(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(&self.scratch_root)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect()
+    }
+
+    /// The runtime still runs a job correctly and no scratch dir is left.
+    pub async fn assert_healthy(&self) {
+        let report = self.command("echo:still here", JobLimits::default()).await;
+        assert_eq!(report.result.unwrap(), b"still here");
+        assert_eq!(self.scratch_dirs(), Vec::<PathBuf>::new());
+    }
+}
+
+/// Limits small enough that a runaway guest is stopped quickly.
+pub fn tight() -> JobLimits {
+    JobLimits {
+        fuel: 200_000_000,
+        fuel_allowance: None,
+        memory_bytes: 64 << 20,
+        wall_clock: Duration::from_secs(20),
+        output_bytes: 1 << 20,
+        stdio_bytes: 64 << 10,
+    }
+}
+
+/// Limits for a job that should only end when the test ends it.
+pub fn endless() -> JobLimits {
+    JobLimits {
+        fuel: 1 << 50,
+        wall_clock: Duration::from_secs(120),
+        ..tight()
+    }
+}
+
+/// Polls `condition` every few milliseconds, failing after a generous timeout.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..6000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

@@ -1,0 +1,11 @@
+//! The sandbox's tests, against real components built for wasm32-wasip2 by
+//! `cargo xtask guests` (the examples and the hostile test guests).
+
+mod cache;
+mod cleanup;
+mod common;
+mod concurrency;
+mod examples;
+mod hostile;
+mod load;
+mod metering;
