@@ -3,6 +3,7 @@
 
 mod cache;
 mod cleanup;
+mod command;
 mod common;
 mod concurrency;
 mod examples;
