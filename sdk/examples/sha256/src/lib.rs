@@ -2,8 +2,8 @@
 //!
 //! ```sh
 //! cargo xtask guests
-//! wasmtime run target/wasm32-wasip2/release/kiln_example_sha256.wasm < README.md | xxd
-//! kiln run target/wasm32-wasip2/release/kiln_example_sha256.wasm --input README.md
+//! wasmtime run target/wasm32-wasip2/guest/kiln_example_sha256.wasm < README.md | xxd
+//! cargo run -p kiln -- run target/wasm32-wasip2/guest/kiln_example_sha256.wasm --input README.md
 //! ```
 
 use sha2::{Digest, Sha256};
