@@ -28,6 +28,11 @@ pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
 /// interval; only the yields' cost (a few µs each, well under 1%) depends on it.
 pub const FUEL_YIELD_INTERVAL: u64 = 20_000_000;
 
+/// Fresh, empty scratch directories kept ready so a job's start does not wait
+/// for a `mkdir` (tens of µs, more than the rest of a cached start). Jobs
+/// that start while none is ready make their own, which is only slower.
+pub const POOLED_SCRATCH_DIRS: usize = 16;
+
 /// Wasm stack a job may use: 1 MiB. Deep recursion traps with a stack
 /// overflow instead of exhausting the host thread.
 pub const MAX_WASM_STACK_BYTES: usize = 1 << 20;
@@ -55,17 +60,20 @@ pub enum Metering {
     FuelAndEpochs,
     /// Epochs only: deadlines and pauses, no fuel. Usage reports zero fuel.
     EpochsOnly,
+    /// Fuel only, for the benchmark: deadlines, kills and pauses still take
+    /// effect, at fuel yields instead of ticks.
+    FuelOnly,
     /// Neither. The deadline still holds at host calls, not inside loops.
     Unmetered,
 }
 
 impl Metering {
     pub(crate) fn fuel(self) -> bool {
-        self == Self::FuelAndEpochs
+        matches!(self, Self::FuelAndEpochs | Self::FuelOnly)
     }
 
     pub(crate) fn epochs(self) -> bool {
-        self != Self::Unmetered
+        matches!(self, Self::FuelAndEpochs | Self::EpochsOnly)
     }
 }
 

@@ -55,6 +55,7 @@ use crate::limiter::JobLimiter;
 pub use crate::meter::JobHandle;
 use crate::meter::{Control, Meter, epoch_callback};
 use crate::scratch::ScratchDir;
+
 use crate::stdio::CappedPipe;
 
 /// Default fuel limit: 200 billion units. Cranelift code burns about 15
@@ -186,14 +187,16 @@ async fn execute(
         let Ok(_slot) = runtime.slots.acquire().await else {
             break 'job Err(JobError::Setup("runtime is shutting down".into()));
         };
-        let scratch = match ScratchDir::create(&runtime.config.scratch_root) {
+        let scratch = match runtime.scratch.take() {
             Ok(scratch) => scratch,
             Err(error) => break 'job Err(JobError::Setup(format!("scratch dir: {error}"))),
         };
-        let mut store = match new_store(&runtime, &limits, &scratch, &stdout, &stderr) {
-            Ok(store) => store,
-            Err(error) => break 'job Err(error),
-        };
+        let hold_at_start = meter.holds_at_start();
+        let mut store =
+            match new_store(&runtime, &limits, &scratch, &stdout, &stderr, hold_at_start) {
+                Ok(store) => store,
+                Err(error) => break 'job Err(error),
+            };
         if runtime.config.metering.epochs() {
             store.epoch_deadline_callback(epoch_callback(meter.clone()));
         }
@@ -213,6 +216,11 @@ async fn execute(
         };
         if let Ok(remaining) = store.get_fuel() {
             meter.record_remaining_fuel(remaining);
+        }
+        drop(store);
+        drop(scratch);
+        if let Err(error) = runtime.scratch.refill() {
+            tracing::warn!(%error, "could not make scratch directories ahead of time");
         }
         match result {
             Err(JobError::OutOfFuel { .. }) => Err(JobError::OutOfFuel { limit: limits.fuel }),
@@ -239,6 +247,7 @@ fn new_store(
     scratch: &ScratchDir,
     stdout: &CappedPipe,
     stderr: &CappedPipe,
+    hold_at_start: bool,
 ) -> Result<Store<JobState>, JobError> {
     if limits.memory_bytes > runtime.config.max_memory_bytes {
         return Err(JobError::Setup(format!(
@@ -270,9 +279,9 @@ fn new_store(
             .map_err(|e| JobError::Setup(format!("{e:#}")))?;
     }
     if runtime.config.metering.epochs() {
-        // Deadline 0: the callback runs at the guest's first epoch check, so
-        // a pause requested before the job started holds before any work.
-        store.set_epoch_deadline(0);
+        // Deadline 0 for a job that must hold from the start: the callback
+        // runs at the guest's first epoch check, before any work.
+        store.set_epoch_deadline(u64::from(!hold_at_start));
     }
     Ok(store)
 }

@@ -52,6 +52,7 @@ pub(crate) struct Inner {
     engine: Engine,
     linker: Linker<JobState>,
     cache: cache::ComponentCache,
+    scratch: scratch::ScratchPool,
     config: RuntimeConfig,
     slots: Semaphore,
     _ticker: Option<engine::EpochTicker>,
@@ -73,6 +74,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         grants::add_granted(&mut linker).map_err(|e| RuntimeError::Config(format!("{e:#}")))?;
         scratch::clear_stale(&config.scratch_root)?;
+        let scratch = scratch::ScratchPool::new(&config.scratch_root)?;
         let cache = cache::ComponentCache::new(&engine, config.cache_dir.clone())
             .map_err(|e| RuntimeError::Config(format!("component cache: {e}")))?;
         let ticker = if config.metering.epochs() {
@@ -89,6 +91,7 @@ impl Runtime {
                 engine,
                 linker,
                 cache,
+                scratch,
                 config,
                 slots,
                 _ticker: ticker,

@@ -58,6 +58,11 @@ impl Meter {
         self.started.elapsed()
     }
 
+    /// True when the job must hold before its first instruction.
+    pub(crate) fn holds_at_start(&self) -> bool {
+        self.control.borrow().holds(0)
+    }
+
     pub(crate) fn killed(&self) -> watch::Receiver<bool> {
         self.kill.subscribe()
     }

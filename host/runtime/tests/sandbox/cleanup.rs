@@ -1,7 +1,7 @@
 //! The file system: only the job's scratch directory is reachable, and it is
 //! gone when the job ends, however it ends.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kiln_runtime::{JobError, JobLimits};
@@ -63,31 +63,29 @@ async fn scratch_is_writable_and_removed_after_success() {
     let sandbox = Sandbox::new();
     let report = sandbox.command("write:/scratch/result.bin", tight()).await;
     assert_eq!(report.result.unwrap(), b"written");
-    assert!(sandbox.scratch_dirs().is_empty());
+    assert!(sandbox.used_scratch_dirs().is_empty());
     sandbox.assert_healthy().await;
 }
 
-/// Starts `stash` (writes a file, then spins) and waits until the file exists.
-async fn stashed(sandbox: &Sandbox, limits: JobLimits) -> kiln_runtime::JobHandle {
+/// Starts `stash` (writes a file, then spins), waits until the file exists
+/// and returns the job and its scratch directory on the host.
+async fn stashed(sandbox: &Sandbox, limits: JobLimits) -> (kiln_runtime::JobHandle, PathBuf) {
     let job = sandbox
         .runtime
         .start(&sandbox.hostile(), b"stash".to_vec(), limits);
-    eventually("the stash file", || {
-        sandbox
-            .scratch_dirs()
-            .iter()
-            .any(|dir| dir.join("stash").exists())
-    })
-    .await;
-    job
+    eventually("the stash file", || !sandbox.used_scratch_dirs().is_empty()).await;
+    let dir = sandbox.used_scratch_dirs().remove(0);
+    assert!(dir.join("stash").exists());
+    (job, dir)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scratch_is_removed_when_the_job_is_killed() {
     let sandbox = Sandbox::new();
-    let job = stashed(&sandbox, endless()).await;
+    let (job, dir) = stashed(&sandbox, endless()).await;
     job.kill();
     assert_eq!(job.wait().await.result, Err(JobError::Killed));
+    assert!(!dir.exists());
     sandbox.assert_healthy().await;
 }
 
@@ -98,8 +96,10 @@ async fn scratch_is_removed_when_the_deadline_passes() {
         wall_clock: Duration::from_millis(500),
         ..endless()
     };
-    let report = stashed(&sandbox, limits).await.wait().await;
+    let (job, dir) = stashed(&sandbox, limits).await;
+    let report = job.wait().await;
     assert!(matches!(report.result, Err(JobError::Deadline { .. })));
+    assert!(!dir.exists());
     sandbox.assert_healthy().await;
 }
 
@@ -112,7 +112,7 @@ async fn scratch_is_removed_when_fuel_runs_out_or_the_guest_traps() {
     };
     let report = sandbox.command("stash", limits).await;
     assert!(matches!(report.result, Err(JobError::OutOfFuel { .. })));
-    assert!(sandbox.scratch_dirs().is_empty());
+    assert!(sandbox.used_scratch_dirs().is_empty());
     let report = sandbox.command("panic", tight()).await;
     assert!(matches!(report.result, Err(JobError::Trap(_))));
     sandbox.assert_healthy().await;
@@ -121,11 +121,9 @@ async fn scratch_is_removed_when_fuel_runs_out_or_the_guest_traps() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dropping_the_handle_kills_the_job_and_removes_scratch() {
     let sandbox = Sandbox::new();
-    drop(stashed(&sandbox, endless()).await);
-    eventually("the scratch dir to go", || {
-        sandbox.scratch_dirs().is_empty()
-    })
-    .await;
+    let (job, dir) = stashed(&sandbox, endless()).await;
+    drop(job);
+    eventually("the scratch dir to go", || !dir.exists()).await;
     sandbox.assert_healthy().await;
 }
 
@@ -138,5 +136,11 @@ async fn a_new_runtime_clears_scratch_left_by_a_crashed_one() {
     std::fs::create_dir_all(root.join("not-ours")).unwrap();
     let _runtime = kiln_runtime::Runtime::new(kiln_runtime::RuntimeConfig::new(&root)).unwrap();
     assert!(!root.join("kiln-job-crashed").exists());
+    let made = std::fs::read_dir(&root).unwrap().count();
+    assert_eq!(
+        made,
+        kiln_runtime::config::POOLED_SCRATCH_DIRS + 1,
+        "the ready pool and not-ours"
+    );
     assert!(root.join("not-ours").exists(), "only kiln-job-* is touched");
 }

@@ -69,7 +69,7 @@ impl Sandbox {
             .await
     }
 
-    /// Scratch directories currently on disk.
+    /// Scratch directories currently on disk (in use, or empty and ready).
     pub fn scratch_dirs(&self) -> Vec<PathBuf> {
         std::fs::read_dir(&self.scratch_root)
             .unwrap()
@@ -77,11 +77,25 @@ impl Sandbox {
             .collect()
     }
 
-    /// The runtime still runs a job correctly and no scratch dir is left.
+    /// Scratch directories with something in them: a job's files.
+    pub fn used_scratch_dirs(&self) -> Vec<PathBuf> {
+        self.scratch_dirs()
+            .into_iter()
+            .filter(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
+            .collect()
+    }
+
+    /// The runtime still runs a job correctly, no job's files are left, and
+    /// no more than the ready pool of empty directories remains.
     pub async fn assert_healthy(&self) {
         let report = self.command("echo:still here", JobLimits::default()).await;
         assert_eq!(report.result.unwrap(), b"still here");
-        assert_eq!(self.scratch_dirs(), Vec::<PathBuf>::new());
+        assert_eq!(self.used_scratch_dirs(), Vec::<PathBuf>::new());
+        let dirs = self.scratch_dirs().len();
+        assert!(
+            dirs <= kiln_runtime::config::POOLED_SCRATCH_DIRS,
+            "{dirs} scratch dirs"
+        );
     }
 }
 
