@@ -1,11 +1,16 @@
 //! Per-job scratch directories.
 //!
-//! Each job gets a fresh, empty directory under the runtime's scratch root,
-//! preopened to the guest as `/scratch` through cap-std (so `..`, absolute
-//! paths and symlinks cannot leave it). [`ScratchDir`] removes it on drop,
-//! which covers every way a job ends: output, error, trap, timeout, kill, and
-//! the job's task being dropped. A process crash leaves directories behind;
-//! [`clear_stale`] removes them when the next runtime starts.
+//! Each job gets a fresh, empty directory, preopened to the guest as
+//! `/scratch` through cap-std (so `..`, absolute paths and symlinks cannot
+//! leave it). [`ScratchDir`] removes it on drop, which covers every way a job
+//! ends: output, error, trap, timeout, kill, and the job's task being dropped.
+//!
+//! Each runtime keeps its job directories inside its own directory under the
+//! scratch root, `kiln-rt-<pid>-<random>`, removed when the runtime is
+//! dropped. A process crash leaves that directory behind; [`clear_stale`]
+//! removes the directories of processes that no longer exist (checked in
+//! `/proc`) when the next runtime starts, and never those of a live one, so
+//! several runtimes and processes may share a scratch root.
 //!
 //! Creating a directory costs tens of microseconds, more than the rest of a
 //! cached job's start, so a [`ScratchPool`] keeps a few fresh, empty ones
@@ -13,27 +18,36 @@
 //! and the pool makes its replacement when a job ends, off the start path.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use crate::config::POOLED_SCRATCH_DIRS;
 
-/// Prefix of every scratch directory's name, so cleanup only touches ours.
-const PREFIX: &str = "kiln-job-";
+/// Prefix of a runtime's directory under the scratch root.
+const RUNTIME_PREFIX: &str = "kiln-rt-";
 
-/// Empty scratch directories made ahead of time.
+/// Prefix of a job's directory inside its runtime's.
+const JOB_PREFIX: &str = "kiln-job-";
+
+/// One runtime's scratch directories: its own directory, and empty job
+/// directories made ahead of time.
 #[derive(Debug)]
 pub(crate) struct ScratchPool {
-    root: PathBuf,
     ready: Mutex<Vec<ScratchDir>>,
+    // Declared last: dropped after the job directories inside it.
+    dir: tempfile::TempDir,
 }
 
 impl ScratchPool {
-    /// A pool under `root`, filled.
+    /// Creates this runtime's directory under `root` and fills the pool.
     pub(crate) fn new(root: &Path) -> io::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{RUNTIME_PREFIX}{}-", std::process::id()))
+            .tempdir_in(root)?;
+        set_private(dir.path())?;
         let pool = Self {
-            root: root.to_owned(),
             ready: Mutex::new(Vec::with_capacity(POOLED_SCRATCH_DIRS)),
+            dir,
         };
         pool.refill()?;
         Ok(pool)
@@ -47,14 +61,14 @@ impl ScratchPool {
     pub(crate) fn take(&self) -> io::Result<ScratchDir> {
         match self.lock().pop() {
             Some(dir) => Ok(dir),
-            None => ScratchDir::create(&self.root),
+            None => ScratchDir::create(self.dir.path()),
         }
     }
 
     /// Tops the pool up to [`POOLED_SCRATCH_DIRS`].
     pub(crate) fn refill(&self) -> io::Result<()> {
         while self.lock().len() < POOLED_SCRATCH_DIRS {
-            let dir = ScratchDir::create(&self.root)?;
+            let dir = ScratchDir::create(self.dir.path())?;
             self.lock().push(dir);
         }
         Ok(())
@@ -68,8 +82,10 @@ pub(crate) struct ScratchDir {
 }
 
 impl ScratchDir {
-    pub(crate) fn create(root: &Path) -> io::Result<Self> {
-        let dir = tempfile::Builder::new().prefix(PREFIX).tempdir_in(root)?;
+    fn create(parent: &Path) -> io::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix(JOB_PREFIX)
+            .tempdir_in(parent)?;
         Ok(Self { dir })
     }
 
@@ -78,18 +94,28 @@ impl ScratchDir {
     }
 }
 
-/// Creates `root` (mode 0700) and removes scratch directories a previous
-/// process left behind.
+/// Creates `root` (mode 0700) and removes the runtime directories of
+/// processes that no longer run.
 pub(crate) fn clear_stale(root: &Path) -> io::Result<()> {
     std::fs::create_dir_all(root)?;
     set_private(root)?;
     for entry in std::fs::read_dir(root)? {
         let entry = entry?;
-        if entry.file_name().to_string_lossy().starts_with(PREFIX) {
-            let path: PathBuf = entry.path();
-            if let Err(error) = std::fs::remove_dir_all(&path) {
-                tracing::warn!(path = %path.display(), %error, "could not remove stale scratch dir");
-            }
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(RUNTIME_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new("/proc").join(owner.to_string()).exists() {
+            continue;
+        }
+        let path = entry.path();
+        if let Err(error) = std::fs::remove_dir_all(&path) {
+            tracing::warn!(path = %path.display(), %error, "could not remove stale scratch dir");
         }
     }
     Ok(())

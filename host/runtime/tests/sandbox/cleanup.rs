@@ -128,19 +128,36 @@ async fn dropping_the_handle_kills_the_job_and_removes_scratch() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_new_runtime_clears_scratch_left_by_a_crashed_one() {
+async fn a_new_runtime_clears_scratch_left_by_a_dead_process_only() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("scratch");
-    std::fs::create_dir_all(root.join("kiln-job-crashed")).unwrap();
-    std::fs::write(root.join("kiln-job-crashed/data"), b"old").unwrap();
+    // A process id above the kernel's maximum (2^22) never runs.
+    let dead = root.join("kiln-rt-99999999-crashed");
+    std::fs::create_dir_all(dead.join("kiln-job-x")).unwrap();
+    std::fs::write(dead.join("kiln-job-x/data"), b"old").unwrap();
     std::fs::create_dir_all(root.join("not-ours")).unwrap();
-    let _runtime = kiln_runtime::Runtime::new(kiln_runtime::RuntimeConfig::new(&root)).unwrap();
-    assert!(!root.join("kiln-job-crashed").exists());
-    let made = std::fs::read_dir(&root).unwrap().count();
-    assert_eq!(
-        made,
-        kiln_runtime::config::POOLED_SCRATCH_DIRS + 1,
-        "the ready pool and not-ours"
-    );
-    assert!(root.join("not-ours").exists(), "only kiln-job-* is touched");
+
+    let sandbox = Sandbox::with(|config| config.scratch_root = root.clone());
+    assert!(!dead.exists(), "a dead process's scratch is removed");
+    assert!(root.join("not-ours").exists(), "only kiln-rt-* is touched");
+    let (job, job_dir) = stashed(&sandbox, endless()).await;
+
+    // A second runtime on the same root, in this live process, leaves the
+    // first one's running job alone.
+    let second = kiln_runtime::Runtime::new(kiln_runtime::RuntimeConfig::new(&root)).unwrap();
+    assert!(job_dir.join("stash").exists());
+    drop(second);
+    job.kill();
+    assert_eq!(job.wait().await.result, Err(JobError::Killed));
+    assert!(!job_dir.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_runtime_removes_its_scratch_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("scratch");
+    let runtime = kiln_runtime::Runtime::new(kiln_runtime::RuntimeConfig::new(&root)).unwrap();
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1);
+    drop(runtime);
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
 }

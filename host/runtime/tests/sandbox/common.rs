@@ -48,8 +48,8 @@ impl Sandbox {
         let mut config = RuntimeConfig::new(&scratch_root);
         configure(&mut config);
         Self {
+            scratch_root: config.scratch_root.clone(),
             runtime: Runtime::new(config).unwrap(),
-            scratch_root,
             _dir: dir,
         }
     }
@@ -69,10 +69,12 @@ impl Sandbox {
             .await
     }
 
-    /// Scratch directories currently on disk (in use, or empty and ready).
+    /// Job scratch directories currently on disk (in use, or empty and
+    /// ready), inside the runtime's own directory under the scratch root.
     pub fn scratch_dirs(&self) -> Vec<PathBuf> {
         std::fs::read_dir(&self.scratch_root)
             .unwrap()
+            .flat_map(|runtime_dir| std::fs::read_dir(runtime_dir.unwrap().path()).unwrap())
             .map(|entry| entry.unwrap().path())
             .collect()
     }
