@@ -125,7 +125,7 @@ async fn main() {
 
     // 1. Cached start against a process spawn.
     let metered = runtime(scratch.path(), Metering::FuelAndEpochs);
-    let echo = metered.load(&hostile).expect("load");
+    let echo = metered.load(&guest("kiln_example_sha256")).expect("load");
     // Jobs are started from a task on the runtime, as the node's request
     // handlers start them.
     let start = tokio::spawn({

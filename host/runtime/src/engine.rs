@@ -13,6 +13,9 @@ use crate::config::{
 };
 use crate::error::RuntimeError;
 
+/// Bytes of a freed memory or table slot reset with memset instead of madvise.
+const KEEP_RESIDENT_BYTES: usize = 64 << 10;
+
 /// Builds the engine: component model, async, pooling allocator sized for
 /// `config.max_concurrent_jobs`, fuel and epochs as `config.metering` says.
 pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
@@ -31,7 +34,9 @@ pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeErro
         .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
         .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
         .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
-        .max_memory_size(max_memory);
+        .max_memory_size(max_memory)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES);
 
     let mut wasm = Config::new();
     wasm.wasm_component_model(true)
