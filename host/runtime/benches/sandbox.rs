@@ -2,7 +2,8 @@
 //! one machine so the ratios hold even on a shared, noisy host.
 //!
 //! 1. Cached job start: from [`Runtime::start`] to the guest's `run` being
-//!    entered, for a component already loaded (its `InstancePre` reused),
+//!    entered, for a component already loaded (the sha256 example, its
+//!    `InstancePre` reused),
 //!    next to spawning `/bin/true` and waiting for it. Target: under 1/100.
 //! 2. Metering: the matmul example under fuel + epochs, epochs only and no
 //!    metering, and the same kernel compiled natively. Target: fuel + epochs
@@ -78,7 +79,7 @@ async fn start_latency(runtime: &Runtime, workload: &Workload, count: usize) -> 
     let limits = JobLimits::default();
     let mut samples = Vec::with_capacity(count);
     for _ in 0..count {
-        let report = runtime.run(workload, b"echo:".to_vec(), limits).await;
+        let report = runtime.run(workload, Vec::new(), limits).await;
         assert!(report.result.is_ok(), "{:?}", report.result);
         samples.push(report.time_to_entry.expect("entered run"));
     }
@@ -115,7 +116,6 @@ fn ratio(a: Duration, b: Duration) -> f64 {
 async fn main() {
     let plan = plan();
     let scratch = tempfile::tempdir().expect("scratch root");
-    let hostile = guest("kiln_test_hostile");
     let matmul = guest("kiln_example_matmul");
 
     println!(
@@ -125,14 +125,14 @@ async fn main() {
 
     // 1. Cached start against a process spawn.
     let metered = runtime(scratch.path(), Metering::FuelAndEpochs);
-    let echo = metered.load(&guest("kiln_example_sha256")).expect("load");
+    let sha256 = metered.load(&guest("kiln_example_sha256")).expect("load");
     // Jobs are started from a task on the runtime, as the node's request
     // handlers start them.
     let start = tokio::spawn({
-        let (metered, echo) = (metered.clone(), echo.clone());
+        let (metered, sha256) = (metered.clone(), sha256.clone());
         async move {
-            start_latency(&metered, &echo, plan.starts / 10).await; // warm up
-            start_latency(&metered, &echo, plan.starts).await
+            start_latency(&metered, &sha256, plan.starts / 10).await; // warm up
+            start_latency(&metered, &sha256, plan.starts).await
         }
     })
     .await
