@@ -54,6 +54,7 @@ pub trait Workload {
 /// Runs `W` as a WASI command: input from stdin, output to stdout, an error
 /// message to stderr. Used by [`export_workload!`]'s `wasi:cli/run` export.
 #[doc(hidden)]
+#[expect(clippy::result_unit_err, reason = "the signature of `wasi:cli/run`")]
 pub fn run_as_command<W: Workload>() -> Result<(), ()> {
     let input = read_all(&wasip2::cli::stdin::get_stdin());
     match W::run(input) {
