@@ -41,6 +41,21 @@ pub fn exec(program: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Runs `program args…` like [`exec`], with one extra environment variable.
+pub fn exec_with_env(program: &str, args: &[&str], (key, value): (&str, &str)) -> Result<()> {
+    say(format!("$ {key}={value} {program} {}", args.join(" ")));
+    let status = Command::new(program)
+        .args(args)
+        .env(key, value)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("could not start `{program}`"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
 /// Runs `program args…` quietly and returns its stdout, or `None` when it
 /// cannot start or exits non-zero. For probing what is installed.
 pub fn probe(program: &str, args: &[&str]) -> Option<String> {

@@ -7,11 +7,13 @@
 //!   test suite with cargo-nextest, doc tests and a short fuzz run. This is
 //!   the README's test command and what `.ci/run` calls.
 //! - `fuzz TARGET [SECONDS]`: run one fuzz target for longer.
+//! - `sbf`: build the settlement program's SBF ELF (see `sbf.rs`).
 //!
 //! xtask keeps its dependencies to `anyhow`: it shells out to cargo, rustup
 //! and apt, so it builds in seconds on a new machine.
 
 mod command;
+mod sbf;
 mod setup;
 mod test;
 
@@ -23,7 +25,8 @@ usage: cargo xtask <command>
 commands:
   setup                    install missing toolchains, targets, cargo tools and packages
   test                     setup, then fmt, clippy, guest builds, tests, doc tests, fuzz smoke
-  fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)";
+  fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)
+  sbf                      build the settlement program to an SBF ELF (target/sbf/)";
 
 fn main() {
     if let Err(error) = run() {
@@ -40,6 +43,7 @@ fn run() -> Result<()> {
         ["test"] => test::run(),
         ["fuzz", target] => test::fuzz(target, test::DEFAULT_FUZZ_SECONDS * 10),
         ["fuzz", target, seconds] => test::fuzz(target, seconds.parse()?),
+        ["sbf"] => sbf::build().map(drop),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

@@ -3,7 +3,8 @@
 
 use anyhow::{Result, bail};
 
-use crate::command::{exec, say, target_dir, workspace_root};
+use crate::command::{exec, exec_with_env, say, target_dir, workspace_root};
+use crate::sbf;
 use crate::setup::{self, NIGHTLY};
 
 /// Seconds each fuzz target runs inside `xtask test`: long enough to get past
@@ -83,8 +84,12 @@ pub fn run() -> Result<()> {
         &[&[nightly.as_str()][..], &sbf, &sbf_target].concat(),
     )?;
 
+    say("test: settlement program ELF, for the LiteSVM tests");
+    let elf = sbf::build()?;
+
     say("test: test suite (cargo-nextest) and doc tests");
-    exec(
+    // The settlement tests load the ELF named by this variable.
+    exec_with_env(
         "cargo",
         &[
             "nextest",
@@ -93,6 +98,7 @@ pub fn run() -> Result<()> {
             "--locked",
             "--no-fail-fast",
         ],
+        (sbf::SO_ENV, &elf.to_string_lossy()),
     )?;
     exec("cargo", &["test", "--workspace", "--locked", "--doc"])?;
 
