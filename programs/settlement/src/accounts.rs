@@ -12,9 +12,6 @@ use pinocchio::AccountView;
 use pinocchio::Address;
 use pinocchio::cpi::{Seed, Signer};
 use pinocchio::error::ProgramError;
-use pinocchio::sysvars::Sysvar;
-use pinocchio::sysvars::clock::Clock;
-use pinocchio::sysvars::rent::Rent;
 use pinocchio_system::instructions::CreateAccount;
 
 /// The system program's address.
@@ -104,31 +101,42 @@ pub fn canonical_bump(
     Ok(bump)
 }
 
-/// Creates the PDA `account` owned by this program, `space` bytes, funded by
-/// `payer` with the rent-exempt minimum plus `extra`. `signer_seeds` are the
-/// PDA's seeds with its canonical bump last.
-pub fn create_pda(
-    payer: &AccountView,
-    account: &AccountView,
-    signer_seeds: &[Seed<'_>],
-    space: usize,
-    extra: u64,
-    program_id: &Address,
-) -> Result<(), ProgramError> {
+/// A PDA to create, owned by this program.
+///
+/// One struct rather than six arguments: upstream LLVM passes arguments past
+/// the fifth register on the caller's stack, which SBPF v0's separate frames
+/// do not allow (an access violation at run time), so no call in this program
+/// takes more than five registers of arguments.
+pub struct NewAccount<'a> {
+    /// Pays the rent and `extra`; signs.
+    pub payer: &'a AccountView,
+    /// The account to create, at the PDA of `signer_seeds`.
+    pub account: &'a AccountView,
+    /// The PDA's seeds with its canonical bump last.
+    pub signer_seeds: &'a [Seed<'a>],
+    /// Data size in bytes.
+    pub space: usize,
+    /// Lamports on top of the rent-exempt minimum (a job's escrow).
+    pub extra: u64,
+}
+
+/// Creates `new.account`, funded with the rent-exempt minimum plus `new.extra`.
+pub fn create_pda(new: &NewAccount<'_>, program_id: &Address) -> Result<(), ProgramError> {
+    let account = new.account;
     let empty =
         account.lamports() == 0 && account.is_data_empty() && account.owned_by(&SYSTEM_PROGRAM_ID);
     require(empty, SettlementError::AccountAlreadyExists)?;
     let overflow = SettlementError::ArithmeticOverflow;
-    let rent = Rent::get()?.try_minimum_balance(space)?;
-    let lamports = rent.checked_add(extra).or_fail(overflow)?;
+    let rent = crate::sysvar::rent_exempt_minimum(new.space)?;
+    let lamports = rent.checked_add(new.extra).or_fail(overflow)?;
     CreateAccount {
-        from: payer,
+        from: new.payer,
         to: account,
         lamports,
-        space: u64::try_from(space).map_err(|_| fail(overflow))?,
+        space: u64::try_from(new.space).map_err(|_| fail(overflow))?,
         owner: program_id,
     }
-    .invoke_signed(&[Signer::from(signer_seeds)])
+    .invoke_signed(&[Signer::from(new.signer_seeds)])
 }
 
 /// Moves `amount` lamports out of the program-owned `from` into `to`.
@@ -152,7 +160,4 @@ pub fn close_into(account: &mut AccountView, to: &mut AccountView) -> Result<(),
     account.close()
 }
 
-/// The cluster's unix time.
-pub fn now() -> Result<i64, ProgramError> {
-    Ok(Clock::get()?.unix_timestamp)
-}
+pub use crate::sysvar::now;

@@ -18,7 +18,12 @@ use solana_compiler_builtins as _;
 use pinocchio::error::ProgramError;
 use pinocchio::{AccountView, Address, ProgramResult};
 
-pinocchio::program_entrypoint!(entry);
+/// The most accounts any instruction reads (`OpenJob` and `Close` take six).
+/// pinocchio keeps one view per account on the entry frame, and the default
+/// of 255 overflows SBPF v0's 4 KiB frame; extra accounts are ignored.
+const MAX_ACCOUNTS: usize = 8;
+
+pinocchio::program_entrypoint!(entry, MAX_ACCOUNTS);
 pinocchio::no_allocator!();
 pinocchio::nostd_panic_handler!();
 

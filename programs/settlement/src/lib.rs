@@ -22,6 +22,7 @@
 pub mod accounts;
 pub mod processor;
 pub mod signatures;
+pub mod sysvar;
 
 #[cfg(target_arch = "bpf")]
 mod entrypoint;

@@ -11,7 +11,7 @@ use kiln_settlement_interface::state::{Job, Treasury};
 use pinocchio::error::ProgramError;
 use pinocchio::{AccountView, Address};
 
-use super::payout::{pay, settle};
+use super::payout::{TreasuryAccount, pay, settle};
 use crate::accounts::{check_pda, fail, load, require, store, writable};
 use crate::signatures::co_signed_receipt;
 
@@ -54,7 +54,11 @@ pub fn process(program_id: &Address, accounts: &mut [AccountView]) -> Result<(),
     let mut treasury_state = load_treasury(program_id, treasury)?;
     let receipt = co_signed_receipt(sysvar, &job_state.node_receipt_key, &job_state.renter)?;
     let payout = settle(&mut job_state, job.address(), &receipt)?;
-    pay(payout, job, operator, treasury, &mut treasury_state)?;
+    let treasury_account = TreasuryAccount {
+        account: treasury,
+        state: &mut treasury_state,
+    };
+    pay(&payout, job, operator, treasury_account)?;
     store(job, &job_state)?;
     store(treasury, &treasury_state)
 }

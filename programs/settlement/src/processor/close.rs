@@ -13,7 +13,7 @@ use pinocchio::error::ProgramError;
 use pinocchio::{AccountView, Address};
 
 use super::claim::{load_job, load_treasury};
-use super::payout::{pay, settle};
+use super::payout::{TreasuryAccount, pay, settle};
 use crate::accounts::{
     OrFail, check_pda, close_into, fail, load, require, signer, store, writable,
 };
@@ -57,7 +57,11 @@ pub fn process(
     if with_receipt {
         let receipt = co_signed_receipt(sysvar, &job_state.node_receipt_key, &job_state.renter)?;
         let payout = settle(&mut job_state, job.address(), &receipt)?;
-        pay(payout, job, operator, treasury, &mut treasury_state)?;
+        let treasury_account = TreasuryAccount {
+            account: treasury,
+            state: &mut treasury_state,
+        };
+        pay(&payout, job, operator, treasury_account)?;
         store(treasury, &treasury_state)?;
     }
     node_state.jobs_done = node_state

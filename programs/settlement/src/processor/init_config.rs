@@ -12,7 +12,7 @@ use pinocchio::error::ProgramError;
 use pinocchio::{AccountView, Address};
 
 use crate::accounts::{
-    canonical_bump, create_pda, fail, require, signer, store, system_program, writable,
+    NewAccount, canonical_bump, create_pda, fail, require, signer, store, system_program, writable,
 };
 
 /// Accounts: admin (s,w), config (w), treasury (w), system program.
@@ -35,7 +35,14 @@ pub fn process(
     let config_bump = canonical_bump(config, &[CONFIG_SEED], program_id)?;
     let bump = [config_bump];
     let seeds = [Seed::from(CONFIG_SEED), Seed::from(&bump)];
-    create_pda(admin, config, &seeds, Config::LEN, 0, program_id)?;
+    let new = NewAccount {
+        payer: admin,
+        account: config,
+        signer_seeds: &seeds,
+        space: Config::LEN,
+        extra: 0,
+    };
+    create_pda(&new, program_id)?;
     let state = Config {
         bump: config_bump,
         admin: admin.address().to_bytes(),
@@ -51,7 +58,14 @@ pub fn process(
     let treasury_bump = canonical_bump(treasury, &[TREASURY_SEED], program_id)?;
     let bump = [treasury_bump];
     let seeds = [Seed::from(TREASURY_SEED), Seed::from(&bump)];
-    create_pda(admin, treasury, &seeds, Treasury::LEN, 0, program_id)?;
+    let new = NewAccount {
+        payer: admin,
+        account: treasury,
+        signer_seeds: &seeds,
+        space: Treasury::LEN,
+        extra: 0,
+    };
+    create_pda(&new, program_id)?;
     let state = Treasury {
         bump: treasury_bump,
         fees: 0,

@@ -14,8 +14,8 @@ use pinocchio::error::ProgramError;
 use pinocchio::{AccountView, Address};
 
 use crate::accounts::{
-    canonical_bump, check_pda, create_pda, fail, load, require, signer, store, system_program,
-    writable,
+    NewAccount, canonical_bump, check_pda, create_pda, fail, load, require, signer, store,
+    system_program, writable,
 };
 
 /// Refuses a class above the highest tier or a region the protocol would not accept.
@@ -52,7 +52,14 @@ pub fn register(
         Seed::from(&operator_key),
         Seed::from(&bump_seed),
     ];
-    create_pda(operator, node, &seeds, Node::LEN, 0, program_id)?;
+    let new = NewAccount {
+        payer: operator,
+        account: node,
+        signer_seeds: &seeds,
+        space: Node::LEN,
+        extra: 0,
+    };
+    create_pda(&new, program_id)?;
     let state = Node {
         bump,
         status: NodeStatus::Active as u8,

@@ -17,8 +17,8 @@ use pinocchio::error::ProgramError;
 use pinocchio::{AccountView, Address};
 
 use crate::accounts::{
-    canonical_bump, check_pda, create_pda, fail, load, now, require, signer, store, system_program,
-    writable,
+    NewAccount, canonical_bump, check_pda, create_pda, fail, load, now, require, signer, store,
+    system_program, writable,
 };
 use crate::signatures::verify_single;
 
@@ -80,7 +80,14 @@ pub fn process(
         Seed::from(&job_id),
         Seed::from(&bump_seed),
     ];
-    create_pda(renter, job, &seeds, Job::LEN, params.escrow, program_id)?;
+    let new = NewAccount {
+        payer: renter,
+        account: job,
+        signer_seeds: &seeds,
+        space: Job::LEN,
+        extra: params.escrow,
+    };
+    create_pda(&new, program_id)?;
     let state = Job {
         bump,
         job_id: params.job_id,

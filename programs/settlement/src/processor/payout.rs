@@ -63,18 +63,27 @@ pub fn settle(
     Ok(Payout { operator, fee })
 }
 
+/// The treasury's account and its decoded state, passed together (see
+/// `accounts::NewAccount` on why calls stay at five argument registers).
+pub struct TreasuryAccount<'a> {
+    /// The account, which receives the fee.
+    pub account: &'a mut AccountView,
+    /// Its state, whose `fees` counts the fee.
+    pub state: &'a mut Treasury,
+}
+
 /// Moves `payout` out of the job account.
 pub fn pay(
-    payout: Payout,
+    payout: &Payout,
     job: &mut AccountView,
     operator: &mut AccountView,
-    treasury_account: &mut AccountView,
-    treasury: &mut Treasury,
+    treasury: TreasuryAccount<'_>,
 ) -> Result<(), ProgramError> {
-    treasury.fees = treasury
+    treasury.state.fees = treasury
+        .state
         .fees
         .checked_add(payout.fee)
         .or_fail(SettlementError::ArithmeticOverflow)?;
     move_lamports(job, operator, payout.operator)?;
-    move_lamports(job, treasury_account, payout.fee)
+    move_lamports(job, treasury.account, payout.fee)
 }
