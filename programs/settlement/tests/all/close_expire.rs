@@ -56,7 +56,7 @@ fn a_second_close_finds_no_job() {
     let operator = env.operator.insecure_clone();
     let renter = env.renter.pubkey();
     let ix = builders::close(&operator.pubkey(), &job, &renter, false);
-    env.send(&[ix.clone()], &[&operator]).unwrap();
+    env.send(std::slice::from_ref(&ix), &[&operator]).unwrap();
     assert_error(
         env.send(&[ix], &[&operator]),
         0,
