@@ -9,6 +9,7 @@
 //! - `guests`: build the guest components for `wasm32-wasip2`.
 //! - `bench SUITE`: run a benchmark suite in release mode (`sandbox`).
 //! - `fuzz TARGET [SECONDS]`: run one fuzz target for longer.
+//! - `sbf`: build the settlement program's SBF ELF (see `sbf.rs`).
 //!
 //! xtask keeps its dependencies to `anyhow`: it shells out to cargo, rustup
 //! and apt, so it builds in seconds on a new machine.
@@ -16,6 +17,7 @@
 mod bench;
 mod command;
 mod guests;
+mod sbf;
 mod setup;
 mod test;
 
@@ -29,7 +31,8 @@ commands:
   guests                   build the guest components (examples, test guests) for wasm32-wasip2
   bench <suite>            run a benchmark suite in release mode (sandbox)
   test                     setup, then fmt, clippy, guest builds, tests, doc tests, fuzz smoke
-  fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)";
+  fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)
+  sbf                      build the settlement program to an SBF ELF (target/sbf/)";
 
 fn main() {
     if let Err(error) = run() {
@@ -48,6 +51,7 @@ fn run() -> Result<()> {
         ["bench", suite] => bench::run(suite),
         ["fuzz", target] => test::fuzz(target, test::DEFAULT_FUZZ_SECONDS * 10),
         ["fuzz", target, seconds] => test::fuzz(target, seconds.parse()?),
+        ["sbf"] => sbf::build().map(drop),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

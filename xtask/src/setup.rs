@@ -27,6 +27,9 @@ const CARGO_TOOLS: &[(&str, &[&str])] = &[
     ("cargo-fuzz", &["fuzz", "--version"]),
 ];
 
+/// The SBF linker, pinned: 0.2.6 loads the pinned nightly's LLVM 23 (SOLANA.md).
+const SBPF_LINKER: (&str, &str) = ("sbpf-linker", "0.2.6");
+
 /// Debian packages the tests need. None yet: the GPU issue adds
 /// `mesa-vulkan-drivers` (lavapipe) and the scheduler issue `postgresql`.
 const APT_PACKAGES: &[&str] = &[];
@@ -38,6 +41,7 @@ pub fn run() -> Result<()> {
     rust_components()?;
     nightly()?;
     cargo_tools()?;
+    sbpf_linker()?;
     apt_packages(APT_PACKAGES)?;
     say("setup: done");
     Ok(())
@@ -103,6 +107,15 @@ fn cargo_tools() -> Result<()> {
         ensure(tool, present, "cargo", &["install", "--locked", tool])?;
     }
     Ok(())
+}
+
+/// sbpf-linker at its pinned version (about 6 minutes to build on 2 cores).
+fn sbpf_linker() -> Result<()> {
+    let (tool, version) = SBPF_LINKER;
+    let present = probe("cargo", &["install", "--list"])
+        .is_some_and(|list| list.contains(&format!("{tool} v{version}:")));
+    let install = ["install", "--locked", tool, "--version", version];
+    ensure(&format!("{tool} {version}"), present, "cargo", &install)
 }
 
 /// Installs missing Debian packages, through sudo when not root.

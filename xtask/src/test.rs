@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use crate::command::{exec, exec_env, say, target_dir, workspace_root};
-use crate::guests;
+use crate::{guests, sbf};
 use crate::setup::{self, NIGHTLY};
 
 /// Seconds each fuzz target runs inside `xtask test`: long enough to get past
@@ -82,10 +82,17 @@ pub fn run() -> Result<()> {
     )?;
 
     guests::build()?;
+    say("test: settlement program ELF, for the LiteSVM tests");
+    let elf = sbf::build()?;
 
     say("test: test suite (cargo-nextest) and doc tests");
-    exec_with_guests("cargo", &["nextest", "run", "--locked", "--no-fail-fast"])?;
-    exec_with_guests("cargo", &["test", "--locked", "--doc"])?;
+    let artifacts = [
+        ("KILN_GUEST_DIR", guests::guest_dir().into_os_string()),
+        (sbf::SO_ENV, elf.into_os_string()),
+    ];
+    let env: Vec<_> = artifacts.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    exec_env("cargo", &["nextest", "run", "--locked", "--no-fail-fast"], &env)?;
+    exec_env("cargo", &["test", "--locked", "--doc"], &env)?;
 
     let seconds = match std::env::var("KILN_FUZZ_SECONDS") {
         Ok(value) => value.parse()?,
@@ -96,12 +103,6 @@ pub fn run() -> Result<()> {
     }
     say("test: all passed");
     Ok(())
-}
-
-/// Runs a test command with `KILN_GUEST_DIR` pointing at the built guests.
-fn exec_with_guests(program: &str, args: &[&str]) -> Result<()> {
-    let dir = guests::guest_dir();
-    exec_env(program, args, &[("KILN_GUEST_DIR", dir.as_os_str())])
 }
 
 /// Runs one fuzz target for `seconds`, seeded from its committed seeds; a
