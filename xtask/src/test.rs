@@ -4,8 +4,8 @@
 use anyhow::{Result, bail};
 
 use crate::command::{exec, exec_env, say, target_dir, workspace_root};
-use crate::{guests, sbf};
 use crate::setup::{self, NIGHTLY};
+use crate::{guests, sbf};
 
 /// Seconds each fuzz target runs inside `xtask test`: long enough to get past
 /// the seed corpus and shake out shallow crashes, short enough for every CI
@@ -91,7 +91,11 @@ pub fn run() -> Result<()> {
         (sbf::SO_ENV, elf.into_os_string()),
     ];
     let env: Vec<_> = artifacts.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    exec_env("cargo", &["nextest", "run", "--locked", "--no-fail-fast"], &env)?;
+    exec_env(
+        "cargo",
+        &["nextest", "run", "--locked", "--no-fail-fast"],
+        &env,
+    )?;
     exec_env("cargo", &["test", "--locked", "--doc"], &env)?;
 
     let seconds = match std::env::var("KILN_FUZZ_SECONDS") {
