@@ -137,6 +137,7 @@ async fn main() {
     })
     .await
     .expect("start benchmark");
+    let starts = metered.start_stats();
     let spawn = spawn_latency(plan.spawns);
     println!();
     println!(
@@ -148,8 +149,10 @@ async fn main() {
         plan.spawns
     );
     println!(
-        "start / spawn = 1/{:.0}   (target: under 1/100)",
-        ratio(spawn, start)
+        "start / spawn = 1/{:.0}   (target: under 1/100); {} warm starts, {} cold",
+        ratio(spawn, start),
+        starts.warm,
+        starts.cold
     );
 
     // 2. Metering cost on a CPU-bound kernel.

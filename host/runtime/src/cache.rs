@@ -21,6 +21,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use crate::error::LoadError;
 use crate::grants::is_granted;
 use crate::job::JobState;
+use crate::warm::Prepared;
 
 /// Linked workloads kept in memory. Each holds compiled code (hundreds of KB
 /// to a few MB); beyond this many, the oldest is dropped and recompiled (or
@@ -38,6 +39,7 @@ struct WorkloadInner {
     digest: Digest,
     pre: InstancePre<JobState>,
     run: ComponentExportIndex,
+    warm: Mutex<Vec<Prepared>>,
 }
 
 impl std::fmt::Debug for Workload {
@@ -60,6 +62,11 @@ impl Workload {
 
     pub(crate) fn run_export(&self) -> &ComponentExportIndex {
         &self.inner.run
+    }
+
+    /// Instances of this workload made ahead of time ([`crate::warm`]).
+    pub(crate) fn warm(&self) -> &Mutex<Vec<Prepared>> {
+        &self.inner.warm
     }
 }
 
@@ -255,7 +262,12 @@ fn link(
             reason: format!("{e:#}"),
         })?;
     Ok(Workload {
-        inner: Arc::new(WorkloadInner { digest, pre, run }),
+        inner: Arc::new(WorkloadInner {
+            digest,
+            pre,
+            run,
+            warm: Mutex::default(),
+        }),
     })
 }
 

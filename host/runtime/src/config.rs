@@ -33,6 +33,11 @@ pub const FUEL_YIELD_INTERVAL: u64 = 20_000_000;
 /// that start while none is ready make their own, which is only slower.
 pub const POOLED_SCRATCH_DIRS: usize = 16;
 
+/// Instances made ahead of time, across all workloads (see [`crate::warm`]).
+/// Each holds a pooling-allocator slot and a scratch directory while it
+/// waits, so the pool is sized for this many beyond `max_concurrent_jobs`.
+pub const MAX_WARM_INSTANCES: u32 = 32;
+
 /// Wasm stack a job may use: 1 MiB. Deep recursion traps with a stack
 /// overflow instead of exhausting the host thread.
 pub const MAX_WASM_STACK_BYTES: usize = 1 << 20;

@@ -9,7 +9,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::config::{
     ASYNC_STACK_BYTES, MAX_CORE_INSTANCES_PER_COMPONENT, MAX_MEMORIES_PER_COMPONENT,
-    MAX_TABLES_PER_COMPONENT, MAX_WASM_STACK_BYTES, RuntimeConfig,
+    MAX_TABLES_PER_COMPONENT, MAX_WARM_INSTANCES, MAX_WASM_STACK_BYTES, RuntimeConfig,
 };
 use crate::error::RuntimeError;
 
@@ -19,7 +19,11 @@ const KEEP_RESIDENT_BYTES: usize = 64 << 10;
 /// Builds the engine: component model, async, pooling allocator sized for
 /// `config.max_concurrent_jobs`, fuel and epochs as `config.metering` says.
 pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
-    let jobs = config.max_concurrent_jobs.max(1);
+    // Running jobs, plus instances waiting ready for the next ones.
+    let jobs = config
+        .max_concurrent_jobs
+        .max(1)
+        .saturating_add(MAX_WARM_INSTANCES);
     let max_memory = usize::try_from(config.max_memory_bytes)
         .map_err(|_| RuntimeError::Config("max_memory_bytes does not fit this host".into()))?;
     let mut pool = PoolingAllocationConfig::default();

@@ -25,8 +25,11 @@
 //!   wasm runs: the running code keeps its fuel in a register, so a
 //!   `Store::set_fuel` from the callback would be partly overwritten and the
 //!   count would drift. The store's first epoch deadline is immediate, so a
-//!   job started with [`crate::Runtime::start_paused`] holds before its first
-//!   instruction.
+//!   job started with [`crate::Runtime::start_paused`] holds before `run`
+//!   does any work.
+//! - **Warm starts**: the component is instantiated ahead of time for the
+//!   next job of a workload ([`crate::warm`]); a job only applies its limits
+//!   to the prepared store. Instantiation is not billed, warm or cold.
 //! - **Deadline and kill** race the guest's call in a `select!`: the call
 //!   yields at every tick, so either wins within one tick even inside a tight
 //!   loop. The deadline counts wall-clock time since the job started, paused
@@ -43,20 +46,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kiln_protocol::Usage;
+use wasmtime::Trap;
 use wasmtime::component::{ResourceTable, WasmList, WasmStr};
-use wasmtime::{Store, Trap};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::Inner;
 use crate::cache::Workload;
-use crate::config::FUEL_YIELD_INTERVAL;
 use crate::error::JobError;
 use crate::limiter::JobLimiter;
 pub use crate::meter::JobHandle;
-use crate::meter::{Control, Meter, epoch_callback};
-use crate::scratch::ScratchDir;
-
-use crate::stdio::CappedPipe;
+use crate::meter::{Control, Meter};
+use crate::warm::{self, Prepared};
 
 /// Default fuel limit: 200 billion units. Cranelift code burns about 15
 /// billion a second in a tight loop on the 2-core x86 machines Kiln is tested
@@ -141,9 +141,9 @@ pub struct JobReport {
 
 /// Store data of a job: WASI state and the memory limiter.
 pub struct JobState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: JobLimiter,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: JobLimiter,
 }
 
 impl WasiView for JobState {
@@ -178,32 +178,45 @@ async fn execute(
     limits: JobLimits,
     meter: Arc<Meter>,
 ) -> JobReport {
-    let stdout = CappedPipe::new(usize::try_from(limits.stdio_bytes).unwrap_or(usize::MAX));
-    let stderr = CappedPipe::new(usize::try_from(limits.stdio_bytes).unwrap_or(usize::MAX));
     let mut kill = meter.killed();
     let mut time_to_entry = None;
+    let mut pipes = None;
 
     let result = 'job: {
         let Ok(_slot) = runtime.slots.acquire().await else {
             break 'job Err(JobError::Setup("runtime is shutting down".into()));
         };
-        let scratch = match runtime.scratch.take() {
-            Ok(scratch) => scratch,
-            Err(error) => break 'job Err(JobError::Setup(format!("scratch dir: {error}"))),
+        let warm = warm::take(&workload);
+        let counter = if warm.is_some() {
+            &runtime.starts.warm
+        } else {
+            &runtime.starts.cold
         };
-        let hold_at_start = meter.holds_at_start();
-        let mut store =
-            match new_store(&runtime, &limits, &scratch, &stdout, &stderr, hold_at_start) {
-                Ok(store) => store,
-                Err(error) => break 'job Err(error),
-            };
-        if runtime.config.metering.epochs() {
-            store.epoch_deadline_callback(epoch_callback(meter.clone()));
-        }
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(warm::refill(runtime.clone(), workload.clone()));
         let result = {
-            let call = call_run(&mut store, &workload, &input, limits.output_bytes, || {
-                time_to_entry = Some(meter.elapsed());
-            });
+            let call = async {
+                let mut prepared = match warm {
+                    Some(prepared) => prepared,
+                    None => Prepared::make(&runtime, &workload).await?,
+                };
+                pipes = Some((prepared.stdout.clone(), prepared.stderr.clone()));
+                prepared.configure(&runtime, &limits, &meter)?;
+                let result = call_run(
+                    &mut prepared,
+                    &workload,
+                    &input,
+                    limits.output_bytes,
+                    || {
+                        time_to_entry = Some(meter.elapsed());
+                    },
+                )
+                .await;
+                if let Ok(remaining) = prepared.store.get_fuel() {
+                    meter.record_remaining_fuel(remaining);
+                }
+                result
+            };
             tokio::pin!(call);
             tokio::select! {
                 biased;
@@ -214,11 +227,7 @@ async fn execute(
                 }
             }
         };
-        if let Ok(remaining) = store.get_fuel() {
-            meter.record_remaining_fuel(remaining);
-        }
-        drop(store);
-        drop(scratch);
+        // The call (and with it the store and scratch dir) is dropped by now.
         if let Err(error) = runtime.scratch.refill() {
             tracing::warn!(%error, "could not make scratch directories ahead of time");
         }
@@ -228,8 +237,10 @@ async fn execute(
         }
     };
     meter.set_paused(false);
-    let (stdout, stdout_dropped) = stdout.take();
-    let (stderr, stderr_dropped) = stderr.take();
+    let ((stdout, stdout_dropped), (stderr, stderr_dropped)) = match &pipes {
+        Some((stdout, stderr)) => (stdout.take(), stderr.take()),
+        None => ((Vec::new(), 0), (Vec::new(), 0)),
+    };
     JobReport {
         result,
         usage: meter.usage(),
@@ -241,67 +252,19 @@ async fn execute(
     }
 }
 
-fn new_store(
-    runtime: &Inner,
-    limits: &JobLimits,
-    scratch: &ScratchDir,
-    stdout: &CappedPipe,
-    stderr: &CappedPipe,
-    hold_at_start: bool,
-) -> Result<Store<JobState>, JobError> {
-    if limits.memory_bytes > runtime.config.max_memory_bytes {
-        return Err(JobError::Setup(format!(
-            "memory limit {} exceeds this runtime's maximum {}",
-            limits.memory_bytes, runtime.config.max_memory_bytes
-        )));
-    }
-    // Deny by default: no environment, no arguments, empty stdin, no network
-    // (not linked at all), no host directory but the job's scratch dir.
-    let wasi = WasiCtxBuilder::new()
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .preopened_dir(scratch.path(), SCRATCH_GUEST_PATH, FsPerms::ReadWrite)
-        .map_err(|e| JobError::Setup(format!("preopen scratch dir: {e:#}")))?
-        .build();
-    let state = JobState {
-        wasi,
-        table: ResourceTable::new(),
-        limiter: JobLimiter {
-            memory_bytes: limits.memory_bytes,
-        },
-    };
-    let mut store = Store::new(&runtime.engine, state);
-    store.limiter(|state| &mut state.limiter);
-    if runtime.config.metering.fuel() {
-        store
-            .set_fuel(limits.fuel)
-            .and_then(|()| store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL)))
-            .map_err(|e| JobError::Setup(format!("{e:#}")))?;
-    }
-    if runtime.config.metering.epochs() {
-        // Deadline 0 for a job that must hold from the start: the callback
-        // runs at the guest's first epoch check, before any work.
-        store.set_epoch_deadline(u64::from(!hold_at_start));
-    }
-    Ok(store)
-}
-
-/// Instantiates the workload and calls `run`, checking the output's size
-/// before copying it out of the guest.
+/// Calls `run` on a configured instance, checking the output's size before
+/// copying it out of the guest.
 async fn call_run(
-    store: &mut Store<JobState>,
+    prepared: &mut Prepared,
     workload: &Workload,
     input: &[u8],
     output_cap: u64,
     on_entry: impl FnOnce(),
 ) -> Result<Vec<u8>, JobError> {
     type RunResult = (Result<WasmList<u8>, WasmStr>,);
-    let instance = workload
-        .pre()
-        .instantiate_async(&mut *store)
-        .await
-        .map_err(classify)?;
-    let run = instance
+    let store = &mut prepared.store;
+    let run = prepared
+        .instance
         .get_typed_func::<(&[u8],), RunResult>(&mut *store, workload.run_export())
         .map_err(|e| JobError::Setup(format!("`run` has the wrong type: {e:#}")))?;
     on_entry();
@@ -332,7 +295,7 @@ async fn call_run(
 }
 
 /// Turns a wasmtime error into the job's typed error.
-fn classify(error: wasmtime::Error) -> JobError {
+pub(crate) fn classify(error: wasmtime::Error) -> JobError {
     if let Some(job_error) = error.downcast_ref::<JobError>() {
         return job_error.clone();
     }

@@ -29,6 +29,7 @@ pub mod limiter;
 mod meter;
 mod scratch;
 mod stdio;
+pub mod warm;
 
 use std::sync::Arc;
 
@@ -41,6 +42,21 @@ pub use config::{Metering, RuntimeConfig};
 pub use error::{JobError, LoadError, RuntimeError};
 pub use job::{JobHandle, JobLimits, JobReport, JobState};
 pub use kiln_protocol::Usage;
+
+/// How job starts were served, counted since the runtime started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StartStats {
+    /// Jobs that took an instance made ahead of time ([`warm`]).
+    pub warm: u64,
+    /// Jobs that instantiated their component when they started.
+    pub cold: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct StartCounters {
+    pub(crate) warm: std::sync::atomic::AtomicU64,
+    pub(crate) cold: std::sync::atomic::AtomicU64,
+}
 
 /// The sandbox of one process. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -55,6 +71,8 @@ pub(crate) struct Inner {
     scratch: scratch::ScratchPool,
     config: RuntimeConfig,
     slots: Semaphore,
+    warm_budget: Arc<Semaphore>,
+    starts: StartCounters,
     _ticker: Option<engine::EpochTicker>,
 }
 
@@ -94,6 +112,10 @@ impl Runtime {
                 scratch,
                 config,
                 slots,
+                warm_budget: Arc::new(Semaphore::new(
+                    usize::try_from(config::MAX_WARM_INSTANCES).unwrap_or(0),
+                )),
+                starts: StartCounters::default(),
                 _ticker: ticker,
             }),
         })
@@ -111,7 +133,7 @@ impl Runtime {
         job::start(self.inner.clone(), workload.clone(), input, limits, false)
     }
 
-    /// Starts a job suspended before its first instruction; it runs on
+    /// Starts a job held before `run` does any work; it runs on
     /// [`JobHandle::resume`]. The node holds a job this way until the renter
     /// has confirmed it, and tests use it to pause a job deterministically.
     pub fn start_paused(
@@ -131,6 +153,15 @@ impl Runtime {
     /// How loads were answered so far: compiled, from disk, from memory.
     pub fn cache_stats(&self) -> CacheStats {
         self.inner.cache.stats()
+    }
+
+    /// How job starts were served so far: warm or cold.
+    pub fn start_stats(&self) -> StartStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        StartStats {
+            warm: self.inner.starts.warm.load(Relaxed),
+            cold: self.inner.starts.cold.load(Relaxed),
+        }
     }
 
     /// The configuration this runtime was built with.

@@ -14,7 +14,30 @@ pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 #[derive(Debug)]
 pub(crate) struct JobLimiter {
-    pub(crate) memory_bytes: u64,
+    memory_bytes: u64,
+    /// The largest linear memory granted so far (instantiation included).
+    peak_bytes: u64,
+}
+
+impl JobLimiter {
+    /// A limiter capping memories at `memory_bytes`.
+    pub(crate) fn new(memory_bytes: u64) -> Self {
+        Self {
+            memory_bytes,
+            peak_bytes: 0,
+        }
+    }
+
+    /// Lowers the cap to a job's, refusing if the instance already has more.
+    pub(crate) fn cap(&mut self, memory_bytes: u64) -> Result<(), JobError> {
+        if self.peak_bytes > memory_bytes {
+            return Err(JobError::MemoryLimit {
+                limit_bytes: memory_bytes,
+            });
+        }
+        self.memory_bytes = memory_bytes;
+        Ok(())
+    }
 }
 
 impl wasmtime::ResourceLimiter for JobLimiter {
@@ -24,11 +47,13 @@ impl wasmtime::ResourceLimiter for JobLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if u64::try_from(desired).map_or(true, |desired| desired > self.memory_bytes) {
+        let desired = u64::try_from(desired).unwrap_or(u64::MAX);
+        if desired > self.memory_bytes {
             return Err(wasmtime::Error::new(JobError::MemoryLimit {
                 limit_bytes: self.memory_bytes,
             }));
         }
+        self.peak_bytes = self.peak_bytes.max(desired);
         Ok(true)
     }
 

@@ -17,26 +17,37 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 struct Captured {
     kept: Vec<u8>,
     dropped: u64,
+    cap: usize,
 }
 
-/// One captured output stream. Clones share the buffer.
+/// One captured output stream. Clones share the buffer and the cap.
 #[derive(Debug, Clone)]
 pub(crate) struct CappedPipe {
     captured: Arc<Mutex<Captured>>,
-    cap: usize,
 }
 
 impl CappedPipe {
     pub(crate) fn new(cap: usize) -> Self {
         Self {
-            captured: Arc::default(),
-            cap,
+            captured: Arc::new(Mutex::new(Captured {
+                cap,
+                ..Captured::default()
+            })),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Captured> {
+        self.captured.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the cap (before the job runs: bytes already kept stay).
+    pub(crate) fn set_cap(&self, cap: usize) {
+        self.lock().cap = cap;
+    }
+
     fn push(&self, bytes: &[u8]) {
-        let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
-        let room = self.cap.saturating_sub(captured.kept.len());
+        let mut captured = self.lock();
+        let room = captured.cap.saturating_sub(captured.kept.len());
         let kept = bytes.len().min(room);
         captured.kept.extend_from_slice(&bytes[..kept]);
         let dropped = u64::try_from(bytes.len() - kept).unwrap_or(u64::MAX);
@@ -45,7 +56,7 @@ impl CappedPipe {
 
     /// The bytes kept and the count of bytes dropped past the cap.
     pub(crate) fn take(&self) -> (Vec<u8>, u64) {
-        let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
+        let mut captured = self.lock();
         (std::mem::take(&mut captured.kept), captured.dropped)
     }
 }
