@@ -2,25 +2,49 @@
 //! release mode. Each suite prints its own ratios against a baseline measured
 //! in the same run.
 
+use std::ffi::OsString;
+
 use anyhow::{Result, bail};
 
 use crate::command::exec_env;
-use crate::guests;
+use crate::{guests, sbf};
 
-/// Benchmark suites: name, package, bench target.
-const SUITES: &[(&str, &str, &str)] = &[("sandbox", "kiln-runtime", "sandbox")];
+/// What a suite needs built first, handed to it through the environment.
+#[derive(Clone, Copy)]
+enum Needs {
+    /// Guest components (`KILN_GUEST_DIR`).
+    Guests,
+    /// The settlement program's SBF ELF (`KILN_SETTLEMENT_SO`).
+    SettlementElf,
+}
+
+/// Benchmark suites: name, package, bench target, prerequisite.
+const SUITES: &[(&str, &str, &str, Needs)] = &[
+    ("sandbox", "kiln-runtime", "sandbox", Needs::Guests),
+    (
+        "settlement",
+        "kiln-settlement",
+        "claims",
+        Needs::SettlementElf,
+    ),
+];
 
 /// Runs one suite by name.
 pub fn run(suite: &str) -> Result<()> {
-    let Some((_, package, bench)) = SUITES.iter().find(|(name, _, _)| *name == suite) else {
-        let names: Vec<_> = SUITES.iter().map(|(name, _, _)| *name).collect();
+    let Some((_, package, bench, needs)) = SUITES.iter().find(|(name, ..)| *name == suite) else {
+        let names: Vec<_> = SUITES.iter().map(|(name, ..)| *name).collect();
         bail!("unknown benchmark suite `{suite}`; known: {names:?}");
     };
-    guests::build()?;
-    let dir = guests::guest_dir();
+    let (variable, value): (&str, OsString) = match needs {
+        Needs::Guests => {
+            guests::build()?;
+            ("KILN_GUEST_DIR", guests::guest_dir().into_os_string())
+        }
+        Needs::SettlementElf => (sbf::SO_ENV, sbf::build()?.into_os_string()),
+    };
     exec_env(
         "cargo",
         &["bench", "--locked", "-p", package, "--bench", bench],
-        &[("KILN_GUEST_DIR", dir.as_os_str())],
+        &[(variable, value.as_os_str())],
     )
 }

@@ -1,0 +1,224 @@
+//! `kiln chain …`: the settlement program from the command line, on the
+//! embedded chain (`--embedded STATE`, the real ELF in LiteSVM, state kept in
+//! a file) or a cluster (`--rpc URL`). Program errors print their name, code
+//! and meaning; `--json` prints one JSON object per command.
+
+mod args;
+mod show;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use kiln_protocol::SignedReceipt;
+use kiln_protocol::signing::public_key;
+use kiln_settlement::keys::{read_keypair, read_or_create_keypair, signing_key};
+use kiln_settlement::{Acceptance, Chain, CommitmentConfig, Embedded, Rpc, Sent, Settlement};
+use kiln_settlement_interface::instruction::{ConfigParams, NodeParams, OpenJobParams};
+use serde_json::json;
+use solana_address::Address;
+use solana_signer::Signer;
+
+pub use args::ChainArgs;
+use args::{Backend, ChainCommand, JobCommand, NodeArgs, NodeCommand};
+
+type Client = Settlement<Box<dyn Chain>>;
+
+/// Runs one `kiln chain` command.
+pub fn run(args: ChainArgs) -> Result<ExitCode> {
+    let mut client = connect(&args.backend)?;
+    let json = args.json;
+    match args.command {
+        ChainCommand::Init(init) => {
+            let admin = read_or_create_keypair(&init.admin)?;
+            let scheduler = address_or_key(&init.scheduler)?;
+            let params = ConfigParams {
+                scheduler: scheduler.to_bytes(),
+                fee_bps: init.fee_bps,
+                slash_cap_bps: init.slash_cap_bps,
+                tier_min_stake: init
+                    .tier_stake
+                    .as_slice()
+                    .try_into()
+                    .context("--tier-stake takes four amounts")?,
+                unstake_cooldown_seconds: init.cooldown_s,
+                expire_grace_seconds: init.grace_s,
+            };
+            client.check_program()?;
+            report(json, "init", client.init_config(&admin, params)?)
+        }
+        ChainCommand::Airdrop { to, lamports } => {
+            let to = address_or_key(&to)?;
+            client.fund(&to, lamports)?;
+            let balance = client.balance(&to)?;
+            print(
+                json,
+                json!({ "address": to.to_string(), "balance": balance }),
+                || format!("{to} now holds {balance} lamports"),
+            )
+        }
+        ChainCommand::Node { command } => {
+            let (register, node) = match command {
+                NodeCommand::Register(node) => (true, node),
+                NodeCommand::Update(node) => (false, node),
+            };
+            let operator = read_keypair(&node.operator)?;
+            let params = node_params(&node)?;
+            let sent = if register {
+                client.register_node(&operator, params)?
+            } else {
+                client.update_node(&operator, params)?
+            };
+            report(
+                json,
+                if register {
+                    "node register"
+                } else {
+                    "node update"
+                },
+                sent,
+            )
+        }
+        ChainCommand::Stake { operator, lamports } => report(
+            json,
+            "stake",
+            client.stake(&read_keypair(&operator)?, lamports)?,
+        ),
+        ChainCommand::Unstake { operator, lamports } => {
+            let operator = read_keypair(&operator)?;
+            report(json, "unstake", client.begin_unstake(&operator, lamports)?)
+        }
+        ChainCommand::Withdraw { operator } => report(
+            json,
+            "withdraw",
+            client.withdraw(&read_keypair(&operator)?)?,
+        ),
+        ChainCommand::Job { command } => job(&mut client, json, command),
+        ChainCommand::Claim { payer, receipt } => {
+            let receipt = read_receipt(&receipt)?;
+            report(
+                json,
+                "claim",
+                client.claim(&read_keypair(&payer)?, &receipt)?,
+            )
+        }
+        ChainCommand::Close {
+            operator,
+            job,
+            receipt,
+        } => {
+            let receipt = receipt.as_deref().map(read_receipt).transpose()?;
+            let job = parse_address(&job)?;
+            let sent = client.close(&read_keypair(&operator)?, &job, receipt.as_ref())?;
+            report(json, "close", sent)
+        }
+        ChainCommand::Expire { payer, job } => {
+            let job = parse_address(&job)?;
+            report(json, "expire", client.expire(&read_keypair(&payer)?, &job)?)
+        }
+        ChainCommand::Show { what } => show::show(&client, json, what),
+    }
+}
+
+fn job(client: &mut Client, json: bool, command: JobCommand) -> Result<ExitCode> {
+    let JobCommand::Open(open) = command;
+    let renter = read_keypair(&open.renter)?;
+    let operator = address_or_key(&open.operator)?;
+    // The node's acceptance is signed here with its receipt key: the
+    // node-to-renter handshake that carries it is the scheduler's, not built yet.
+    let node_key = signing_key(&read_keypair(&open.node_receipt_key)?);
+    let params = OpenJobParams {
+        job_id: open.job_id,
+        escrow: open.escrow,
+        rates: args::rates(&open.rates)?,
+        deadline: client.now()?.saturating_add(open.deadline_in_s),
+    };
+    let acceptance = Acceptance::sign(&node_key, &renter.pubkey(), &operator, &params);
+    let (address, sent) = client.open_job(&renter, &operator, &acceptance, params)?;
+    let value = json!({ "job": address.to_string(), "signature": sent.signature.to_string() });
+    print(json, value, || {
+        format!(
+            "job {} opened at {address} ({})",
+            open.job_id, sent.signature
+        )
+    })
+}
+
+fn connect(backend: &Backend) -> Result<Client> {
+    let chain: Box<dyn Chain> = match (&backend.rpc, &backend.embedded) {
+        (Some(url), None) => {
+            let commitment = backend
+                .commitment
+                .parse::<CommitmentConfig>()
+                .ok()
+                .with_context(|| {
+                    format!(
+                        "unknown commitment `{}` (processed, confirmed, finalized)",
+                        backend.commitment
+                    )
+                })?;
+            Box::new(Rpc::connect(url, commitment)?)
+        }
+        (None, Some(state)) => {
+            let elf = Embedded::elf_path(backend.elf.as_deref())?;
+            Box::new(Embedded::open(&elf, Some(state))?)
+        }
+        _ => bail!("say where the chain is: --rpc URL or --embedded STATE_FILE"),
+    };
+    Ok(Settlement::new(chain))
+}
+
+fn node_params(node: &NodeArgs) -> Result<NodeParams> {
+    let receipt_key = signing_key(&read_keypair(&node.receipt_key)?);
+    Ok(NodeParams {
+        receipt_key: public_key(&receipt_key).0,
+        class: node.class,
+        region: args::region(&node.region)?,
+        price_floor: args::rates(&node.floor)?,
+    })
+}
+
+/// A base58 address, or a keypair file whose public key is meant.
+fn address_or_key(text: &str) -> Result<Address> {
+    if Path::new(text).is_file() {
+        return Ok(read_keypair(Path::new(text))?.pubkey());
+    }
+    parse_address(text)
+}
+
+fn parse_address(text: &str) -> Result<Address> {
+    text.parse()
+        .ok()
+        .with_context(|| format!("`{text}` is neither a base58 address nor a keypair file"))
+}
+
+fn read_receipt(path: &Path) -> Result<SignedReceipt> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    SignedReceipt::from_bytes(&bytes)
+        .map_err(|error| anyhow::anyhow!("{}: not a signed receipt: {error:?}", path.display()))
+}
+
+fn report(json: bool, what: &str, sent: Sent) -> Result<ExitCode> {
+    let value = json!({
+        "operation": what,
+        "signature": sent.signature.to_string(),
+        "compute_units": sent.compute_units,
+        "fee": sent.fee,
+    });
+    print(json, value, || {
+        let mut line = format!("{what}: confirmed {}", sent.signature);
+        if let (Some(units), Some(fee)) = (sent.compute_units, sent.fee) {
+            line.push_str(&format!(" ({units} compute units, fee {fee} lamports)"));
+        }
+        line
+    })
+}
+
+fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) -> Result<ExitCode> {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,77 @@
+//! Races and limits: a claim that loses to a close, and a transaction too
+//! large for one packet, refused before it is sent.
+
+use kiln_settlement::client::{claim_instructions, close_instructions};
+use kiln_settlement::{Error, Rpc, tx};
+use kiln_settlement_interface::SettlementError;
+use solana_commitment_config::CommitmentConfig;
+
+use crate::rpc_server::RpcServer;
+use crate::support::{embedded, open_job, usage, with_job};
+
+#[test]
+fn a_claim_that_races_a_close_loses_cleanly() {
+    // Given a claim and a close built at the same moment, on the same blockhash.
+    let (mut settlement, parties, job) = with_job(embedded());
+    let state = settlement.job(&job).unwrap();
+    let receipt = parties.receipt(&job, 1, usage(1));
+    let blockhash = settlement.chain().latest_blockhash();
+    let claim = claim_instructions(&state, &receipt).unwrap();
+    let claim = tx::build(&claim, &[&parties.renter], blockhash).unwrap();
+    let close = close_instructions(&job, &state, None).unwrap();
+    let close = tx::build(&close, &[&parties.operator], blockhash).unwrap();
+    let renter_before = settlement.balance(&state.renter.into()).unwrap();
+    // When the close lands first.
+    settlement.chain_mut().submit(&close).unwrap();
+    let lost = settlement.chain_mut().submit(&claim).unwrap_err();
+    // Then the claim is refused by the program (the job is gone) and the
+    // renter kept the whole escrow.
+    assert_eq!(
+        lost.program_error(),
+        Some(SettlementError::AccountNotInitialized),
+        "{lost}"
+    );
+    let refund = settlement.balance(&state.renter.into()).unwrap() - renter_before;
+    assert!(refund >= state.escrow, "refund {refund}");
+}
+
+#[test]
+fn three_claims_do_not_fit_one_packet_and_are_never_sent() {
+    // Given three open jobs and a receipt for each, claimed over RPC.
+    let (mut settlement, parties, job) = with_job(embedded());
+    let jobs = [
+        job,
+        open_job(&mut settlement, &parties, 8),
+        open_job(&mut settlement, &parties, 9),
+    ];
+    let receipts: Vec<_> = jobs
+        .iter()
+        .map(|job| parties.receipt(job, 1, usage(1)))
+        .collect();
+    let server = RpcServer::start(settlement.chain().clone_state());
+    let rpc = Rpc::connect(&server.url, CommitmentConfig::confirmed()).unwrap();
+    let mut over_rpc = kiln_settlement::Settlement::new(rpc);
+    // When all three go in one transaction.
+    let error = over_rpc
+        .claim_batch(&parties.renter, &receipts)
+        .unwrap_err();
+    // Then it is refused with its size, and the server never saw a send.
+    match error {
+        Error::TransactionTooLarge { size, limit } => {
+            assert_eq!(limit, tx::MAX_TRANSACTION_SIZE);
+            assert!(size > limit);
+        }
+        other => panic!("expected TransactionTooLarge, got {other}"),
+    }
+    assert!(
+        !server
+            .ledger()
+            .calls
+            .iter()
+            .any(|call| call == "sendTransaction")
+    );
+    // And two do fit.
+    over_rpc
+        .claim_batch(&parties.renter, &receipts[..2])
+        .unwrap();
+}
