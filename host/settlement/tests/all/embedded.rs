@@ -2,12 +2,11 @@
 
 use kiln_settlement::{Embedded, Error};
 use kiln_settlement_interface::SettlementError;
-use kiln_settlement_interface::pda::treasury_address;
 use kiln_settlement_interface::state::{DEFAULT_UNSTAKE_COOLDOWN_SECONDS, Job};
 use solana_signer::Signer;
 
 use crate::support::{
-    ESCROW, FEE_BPS, GRACE_SECONDS, MIN_STAKE, SOL, embedded, open_job, usage, with_job, with_node,
+    ESCROW, FEE_BPS, GRACE_SECONDS, MIN_STAKE, SOL, embedded, usage, with_job, with_node,
 };
 
 #[test]
@@ -169,20 +168,6 @@ fn the_scheduler_records_a_fault_and_slashes_within_the_cap() {
         stranger.unwrap_err().program_error(),
         Some(SettlementError::Unauthorized)
     );
-}
-
-#[test]
-fn two_jobs_claim_in_one_transaction() {
-    let (mut settlement, parties, job) = with_job(embedded());
-    let other = open_job(&mut settlement, &parties, 8);
-    let receipts = [
-        parties.receipt(&job, 1, usage(1)),
-        parties.receipt(&other, 1, usage(2)),
-    ];
-    settlement.claim_batch(&parties.renter, &receipts).unwrap();
-    assert_eq!(settlement.job(&job).unwrap().paid, 11_000);
-    assert_eq!(settlement.job(&other).unwrap().paid, 22_000);
-    assert_eq!(settlement.balance(&treasury_address().0).unwrap() > 0, true);
 }
 
 #[test]

@@ -11,8 +11,8 @@ use solana_signer::Signer;
 use crate::rpc_server::RpcServer;
 use crate::support::{MIN_STAKE, SOL, embedded, open_job, usage, with_node};
 
-fn connect(server: &RpcServer) -> Settlement<Rpc> {
-    Settlement::new(Rpc::connect(&server.url, CommitmentConfig::confirmed()).unwrap())
+fn connect(server: &RpcServer) -> Rpc {
+    Rpc::connect(&server.url, CommitmentConfig::confirmed()).unwrap()
 }
 
 #[test]
@@ -130,7 +130,9 @@ fn a_cluster_without_the_program_says_so() {
         .set_account(program_id(), Account::default())
         .unwrap();
     let server = RpcServer::start(chain);
-    let error = connect(&server).check_program().unwrap_err();
+    let error = Settlement::new(connect(&server))
+        .check_program()
+        .unwrap_err();
     assert!(matches!(error, Error::ProgramNotDeployed { .. }), "{error}");
     assert!(error.to_string().contains("not deployed"), "{error}");
 }
