@@ -53,7 +53,7 @@ fn world(chain: Embedded) -> World {
     let node = NodeParams {
         receipt_key: public_key(&node_key).0,
         class: 3,
-        region: [0; 32],
+        region: *b"eu-west\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
         price_floor: rates,
     };
     settlement.register_node(&operator, node).unwrap();
@@ -132,7 +132,9 @@ fn main() {
         "  state file saved per claim: {persisted:>7.0} claims/s ({:.2}x of in memory)",
         persisted / in_memory
     );
-    println!("  one claim: {units} compute units (precompile + program), fee {fee} lamports");
+    println!(
+        "  one claim: {units} compute units (LiteSVM counts the program, not the precompile), fee {fee} lamports"
+    );
     println!(
         "  fee / base fee per signature (5000): {:.1}x",
         fee as f64 / 5_000.0
