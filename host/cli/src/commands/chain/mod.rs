@@ -45,17 +45,17 @@ pub fn run(args: ChainArgs) -> Result<ExitCode> {
                 expire_grace_seconds: init.grace_s,
             };
             client.check_program()?;
-            report(json, "init", client.init_config(&admin, params)?)
+            Ok(report(json, "init", client.init_config(&admin, params)?))
         }
         ChainCommand::Airdrop { to, lamports } => {
             let to = address_or_key(&to)?;
             client.fund(&to, lamports)?;
             let balance = client.balance(&to)?;
-            print(
+            Ok(print(
                 json,
                 json!({ "address": to.to_string(), "balance": balance }),
                 || format!("{to} now holds {balance} lamports"),
-            )
+            ))
         }
         ChainCommand::Node { command } => {
             let (register, node) = match command {
@@ -69,7 +69,7 @@ pub fn run(args: ChainArgs) -> Result<ExitCode> {
             } else {
                 client.update_node(&operator, params)?
             };
-            report(
+            Ok(report(
                 json,
                 if register {
                     "node register"
@@ -77,30 +77,34 @@ pub fn run(args: ChainArgs) -> Result<ExitCode> {
                     "node update"
                 },
                 sent,
-            )
+            ))
         }
-        ChainCommand::Stake { operator, lamports } => report(
+        ChainCommand::Stake { operator, lamports } => Ok(report(
             json,
             "stake",
             client.stake(&read_keypair(&operator)?, lamports)?,
-        ),
+        )),
         ChainCommand::Unstake { operator, lamports } => {
             let operator = read_keypair(&operator)?;
-            report(json, "unstake", client.begin_unstake(&operator, lamports)?)
+            Ok(report(
+                json,
+                "unstake",
+                client.begin_unstake(&operator, lamports)?,
+            ))
         }
-        ChainCommand::Withdraw { operator } => report(
+        ChainCommand::Withdraw { operator } => Ok(report(
             json,
             "withdraw",
             client.withdraw(&read_keypair(&operator)?)?,
-        ),
+        )),
         ChainCommand::Job { command } => job(&mut client, json, command),
         ChainCommand::Claim { payer, receipt } => {
             let receipt = read_receipt(&receipt)?;
-            report(
+            Ok(report(
                 json,
                 "claim",
                 client.claim(&read_keypair(&payer)?, &receipt)?,
-            )
+            ))
         }
         ChainCommand::Close {
             operator,
@@ -110,11 +114,15 @@ pub fn run(args: ChainArgs) -> Result<ExitCode> {
             let receipt = receipt.as_deref().map(read_receipt).transpose()?;
             let job = parse_address(&job)?;
             let sent = client.close(&read_keypair(&operator)?, &job, receipt.as_ref())?;
-            report(json, "close", sent)
+            Ok(report(json, "close", sent))
         }
         ChainCommand::Expire { payer, job } => {
             let job = parse_address(&job)?;
-            report(json, "expire", client.expire(&read_keypair(&payer)?, &job)?)
+            Ok(report(
+                json,
+                "expire",
+                client.expire(&read_keypair(&payer)?, &job)?,
+            ))
         }
         ChainCommand::Show { what } => show::show(&client, json, what),
     }
@@ -136,12 +144,12 @@ fn job(client: &mut Client, json: bool, command: JobCommand) -> Result<ExitCode>
     let acceptance = Acceptance::sign(&node_key, &renter.pubkey(), &operator, &params);
     let (address, sent) = client.open_job(&renter, &operator, &acceptance, params)?;
     let value = json!({ "job": address.to_string(), "signature": sent.signature.to_string() });
-    print(json, value, || {
+    Ok(print(json, value, || {
         format!(
             "job {} opened at {address} ({})",
             open.job_id, sent.signature
         )
-    })
+    }))
 }
 
 fn connect(backend: &Backend) -> Result<Client> {
@@ -198,7 +206,7 @@ fn read_receipt(path: &Path) -> Result<SignedReceipt> {
         .map_err(|error| anyhow::anyhow!("{}: not a signed receipt: {error:?}", path.display()))
 }
 
-fn report(json: bool, what: &str, sent: Sent) -> Result<ExitCode> {
+fn report(json: bool, what: &str, sent: Sent) -> ExitCode {
     let value = json!({
         "operation": what,
         "signature": sent.signature.to_string(),
@@ -214,11 +222,11 @@ fn report(json: bool, what: &str, sent: Sent) -> Result<ExitCode> {
     })
 }
 
-fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) -> Result<ExitCode> {
+fn print(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) -> ExitCode {
     if json {
         println!("{value}");
     } else {
         println!("{}", text());
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }

@@ -98,7 +98,7 @@ pub fn show(client: &Client, json: bool, what: ShowWhat) -> Result<ExitCode> {
             )
         }
     };
-    print(json, value.clone(), || match value {
+    Ok(print(json, value.clone(), || match value {
         Value::Object(fields) => {
             let mut text = format!("{title}:");
             for (key, field) in fields {
@@ -107,5 +107,5 @@ pub fn show(client: &Client, json: bool, what: ShowWhat) -> Result<ExitCode> {
             text
         }
         other => format!("{title}: {other}"),
-    })
+    }))
 }
