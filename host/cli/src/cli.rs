@@ -25,11 +25,15 @@ enum Command {
 /// Exit code for a command line or input the command could not use.
 pub const EXIT_USAGE: u8 = 2;
 
+/// Log filter when `KILN_LOG` is unset: warnings, but not LiteSVM's own
+/// error lines for a failed transaction, which the command reports itself.
+const DEFAULT_LOG_FILTER: &str = "warn,litesvm=off";
+
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -114,6 +114,27 @@ pub enum ChainCommand {
         #[arg(long)]
         job: String,
     },
+    /// Record a fault against a node and slash its stake (scheduler authority).
+    Fault {
+        /// The config's scheduler keypair file.
+        #[arg(long)]
+        scheduler: PathBuf,
+        /// The node's operator: address or keypair file.
+        #[arg(long)]
+        operator: String,
+        /// Stake to slash, basis points (at most the config's cap).
+        #[arg(long)]
+        slash_bps: u16,
+        /// SHA-256 of the evidence, 64 hex digits.
+        #[arg(long)]
+        evidence: String,
+    },
+    /// Move the embedded chain's clock ahead (to test deadlines and cooldowns).
+    AdvanceClock {
+        /// Seconds.
+        #[arg(long)]
+        seconds: u32,
+    },
     /// Show an account.
     Show {
         #[command(subcommand)]
@@ -137,7 +158,7 @@ pub struct InitArgs {
     #[arg(long, default_value_t = 1_000)]
     pub slash_cap_bps: u16,
     /// Stake of tiers 0 to 3, lamports, comma separated.
-    #[arg(long, value_delimiter = ',', num_args = 4, default_values_t = [1_000_000_000u64, 10_000_000_000, 50_000_000_000, 100_000_000_000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000_000_000u64, 10_000_000_000, 50_000_000_000, 100_000_000_000])]
     pub tier_stake: Vec<u64>,
     /// Unstake cooldown, seconds.
     #[arg(long, default_value_t = DEFAULT_UNSTAKE_COOLDOWN_SECONDS)]
@@ -172,7 +193,7 @@ pub struct NodeArgs {
     #[arg(long)]
     pub region: String,
     /// Price floor: lamports per million fuel, per GPU second, per wall second.
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    #[arg(long, value_delimiter = ',', required = true)]
     pub floor: Vec<u64>,
 }
 
@@ -202,7 +223,7 @@ pub struct OpenArgs {
     #[arg(long)]
     pub escrow: u64,
     /// Rates: per million fuel, per GPU second, per wall second.
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    #[arg(long, value_delimiter = ',', required = true)]
     pub rates: Vec<u64>,
     /// Deadline, seconds from now.
     #[arg(long, default_value_t = 3_600)]
@@ -253,4 +274,12 @@ pub fn region(label: &str) -> Result<[u8; 32]> {
     };
     slot.copy_from_slice(label.as_bytes());
     Ok(region)
+}
+
+/// 32 bytes from 64 hex digits.
+pub fn hash(hex_text: &str) -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut out)
+        .map_err(|error| anyhow::anyhow!("`{hex_text}` is not 64 hex digits: {error}"))?;
+    Ok(out)
 }

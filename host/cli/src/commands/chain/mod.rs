@@ -24,8 +24,41 @@ use args::{Backend, ChainCommand, JobCommand, NodeArgs, NodeCommand};
 
 type Client = Settlement<Box<dyn Chain>>;
 
+/// Exit code when the settlement program refused the transaction (as
+/// opposed to 2, a command line or input the command could not use), so a
+/// script can tell "the chain said no" from "I typed it wrong".
+pub const EXIT_PROGRAM_REFUSED: u8 = 3;
+
+/// Lamports a brand-new admin gets on the embedded chain, the way a local
+/// validator's faucet funds its first key: enough for `init`'s rent and fees
+/// many times over, so `kiln chain --embedded F init` works on its own.
+pub const EMBEDDED_ADMIN_AIRDROP: u64 = 10_000_000_000;
+
 /// Runs one `kiln chain` command.
 pub fn run(args: ChainArgs) -> Result<ExitCode> {
+    match execute(args) {
+        Err(error) if refused_by_program(&error) => {
+            eprintln!("kiln: error: {error:#}");
+            Ok(ExitCode::from(EXIT_PROGRAM_REFUSED))
+        }
+        outcome => outcome,
+    }
+}
+
+fn refused_by_program(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<kiln_settlement::Error>(),
+        Some(
+            kiln_settlement::Error::Program { .. }
+                | kiln_settlement::Error::UnknownProgramCode { .. }
+        )
+    )
+}
+
+fn execute(args: ChainArgs) -> Result<ExitCode> {
+    if let ChainCommand::AdvanceClock { seconds } = args.command {
+        return advance_clock(&args.backend, args.json, seconds);
+    }
     let mut client = connect(&args.backend)?;
     let json = args.json;
     match args.command {
@@ -45,6 +78,9 @@ pub fn run(args: ChainArgs) -> Result<ExitCode> {
                 expire_grace_seconds: init.grace_s,
             };
             client.check_program()?;
+            if args.backend.embedded.is_some() && client.balance(&admin.pubkey())? == 0 {
+                client.fund(&admin.pubkey(), EMBEDDED_ADMIN_AIRDROP)?;
+            }
             Ok(report(json, "init", client.init_config(&admin, params)?))
         }
         ChainCommand::Airdrop { to, lamports } => {
@@ -124,6 +160,22 @@ pub fn run(args: ChainArgs) -> Result<ExitCode> {
                 client.expire(&read_keypair(&payer)?, &job)?,
             ))
         }
+        ChainCommand::Fault {
+            scheduler,
+            operator,
+            slash_bps,
+            evidence,
+        } => {
+            let operator = address_or_key(&operator)?;
+            let evidence = args::hash(&evidence)?;
+            let scheduler = read_keypair(&scheduler)?;
+            Ok(report(
+                json,
+                "fault",
+                client.record_fault(&scheduler, &operator, slash_bps, evidence)?,
+            ))
+        }
+        ChainCommand::AdvanceClock { .. } => unreachable!("handled before connecting"),
         ChainCommand::Show { what } => show::show(&client, json, what),
     }
 }
@@ -149,6 +201,20 @@ fn job(client: &mut Client, json: bool, command: JobCommand) -> Result<ExitCode>
             "job {} opened at {address} ({})",
             open.job_id, sent.signature
         )
+    }))
+}
+
+/// Only the embedded chain's clock is ours to move; a cluster's is not.
+fn advance_clock(backend: &Backend, json: bool, seconds: u32) -> Result<ExitCode> {
+    let (None, Some(state)) = (&backend.rpc, &backend.embedded) else {
+        bail!("advance-clock moves the embedded chain's clock: use --embedded STATE_FILE");
+    };
+    let mut chain = Embedded::open(&Embedded::elf_path(backend.elf.as_deref())?, Some(state))?;
+    chain.advance_clock(i64::from(seconds));
+    chain.save()?;
+    let now = chain.now()?;
+    Ok(print(json, json!({ "unix_timestamp": now }), || {
+        format!("the embedded clock reads {now}")
     }))
 }
 

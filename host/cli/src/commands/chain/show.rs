@@ -94,7 +94,7 @@ pub fn show(client: &Client, json: bool, what: ShowWhat) -> Result<ExitCode> {
             let address = address_or_key(&address)?;
             (
                 format!("balance of {address}"),
-                json!(client.balance(&address)?),
+                json!({ "address": address.to_string(), "balance": client.balance(&address)? }),
             )
         }
     };
