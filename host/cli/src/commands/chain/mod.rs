@@ -184,8 +184,8 @@ fn job(client: &mut Client, json: bool, command: JobCommand) -> Result<ExitCode>
     let JobCommand::Open(open) = command;
     let renter = read_keypair(&open.renter)?;
     let operator = address_or_key(&open.operator)?;
-    // The node's acceptance is signed here with its receipt key: the
-    // node-to-renter handshake that carries it is the scheduler's, not built yet.
+    // The node's acceptance is signed here with its receipt key; in the
+    // network the node signs it and the scheduler relays it (see the README).
     let node_key = signing_key(&read_keypair(&open.node_receipt_key)?);
     let params = OpenJobParams {
         job_id: open.job_id,
