@@ -67,7 +67,8 @@ pub const REPUTATION_PER_FAULT: u32 = 50;
 
 /// How often buffered heartbeats are written to the store in one
 /// transaction. Heartbeats are kept in memory in between, so 1,000 links cost
-/// one write per second rather than 1,000.
+/// one write per second rather than 1,000. A heartbeat interval shorter than
+/// this flushes every interval instead.
 pub const HEARTBEAT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Longest pause between a node's reconnect attempts. Backoff doubles from

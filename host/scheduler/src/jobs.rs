@@ -266,9 +266,10 @@ impl Scheduler {
         }
         let store = self.store();
         let mut signer_node = None;
+        let assignments = store.assignments(Some(id)).await?;
         {
             let mut conn = store.acquire().await?;
-            for assignment in store.assignments(Some(id)).await? {
+            for assignment in assignments {
                 if let Some(node) = store.node(&mut conn, &assignment.node).await?
                     && node.manifest.manifest.receipt_key == r.node
                 {

@@ -389,7 +389,10 @@ impl Scheduler {
         });
         let flusher = self.clone();
         let flush_loop = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(HEARTBEAT_FLUSH_INTERVAL);
+            // Never less often than heartbeats arrive, so a flush always
+            // lands well inside the offline window.
+            let every = HEARTBEAT_FLUSH_INTERVAL.min(flusher.inner.config.heartbeat_interval);
+            let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
                 if let Err(error) = flusher.flush_heartbeats().await {
