@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Run a workload component locally in Kiln's sandbox and print its usage.
     Run(commands::run::RunArgs),
+    /// Run a scheduler: node registry, matching, failover, receipts relay.
+    Scheduler(commands::scheduler::SchedulerArgs),
 }
 
 /// Exit code for a command line or input the command could not use.
@@ -34,6 +36,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Scheduler(args) => commands::scheduler::run(args),
     };
     match outcome {
         Ok(code) => code,
