@@ -372,7 +372,6 @@ pub struct Matcher {
     pricing: Arc<dyn PricingPolicy>,
     max_candidates: usize,
     candidates: Vec<Candidate>,
-    indices: Vec<usize>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -394,7 +393,6 @@ impl Matcher {
             pricing: Arc::new(DefaultPricing),
             max_candidates: max_candidates.max(1),
             candidates: Vec::new(),
-            indices: Vec::new(),
         }
     }
 
@@ -455,7 +453,6 @@ impl Matcher {
     /// Fills `self.candidates` with the nodes that pass the filters.
     fn gather(&mut self, job: &JobSpec) {
         self.candidates.clear();
-        self.indices.clear();
         let class = class_index(job.class);
         let set = match &job.region {
             Some(region) => {

@@ -23,7 +23,7 @@ use crate::link::ToNode;
 use crate::matching::{Matcher, Pick, PricingPolicy, RankPolicy};
 use crate::metrics::Metrics;
 use crate::model::{JobRecord, now_ms};
-use crate::store::{QueueCursor, Store};
+use crate::store::{Proposal, QueueCursor, Store};
 use crate::wire::{JobStatus, ReceiptJson};
 
 /// Messages a link's send queue holds before the scheduler stops waiting for
@@ -320,17 +320,14 @@ impl Scheduler {
         let outcome: Result<()> = async {
             for (job, pick) in &picks {
                 let attempt = job.attempt.saturating_add(1);
-                let ok = store
-                    .propose(
-                        &mut tx,
-                        &job.id,
-                        attempt,
-                        &pick.node,
-                        &pick.price,
-                        &config.replica,
-                        now,
-                    )
-                    .await?;
+                let proposal = Proposal {
+                    job: &job.id,
+                    attempt,
+                    node: &pick.node,
+                    price: &pick.price,
+                    replica: &config.replica,
+                };
+                let ok = store.propose(&mut tx, &proposal, now).await?;
                 committed.push(ok);
             }
             tx.commit().await?;

@@ -32,10 +32,6 @@ pub async fn register(
 #[utoipa::path(get, path = "/v1/nodes", tag = "nodes",
     responses((status = 200, description = "Registered nodes", body = [NodeInfo])))]
 pub async fn list(State(scheduler): State<Scheduler>) -> ApiResult<Json<Vec<NodeInfo>>> {
-    let nodes = scheduler
-        .store()
-        .nodes()
-        .await
-        .map_err(crate::error::SchedulerError::from)?;
+    let nodes = scheduler.store().nodes().await?;
     Ok(Json(nodes.iter().map(NodeInfo::from).collect()))
 }

@@ -7,7 +7,6 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi as _;
 
 use super::error::ApiResult;
-use crate::error::SchedulerError;
 use crate::model::JobState;
 use crate::scheduler::{Scheduler, lock};
 use crate::store::Backend;
@@ -20,11 +19,7 @@ pub async fn stats(State(scheduler): State<Scheduler>) -> ApiResult<Json<Network
     let store = scheduler.store();
     let nodes = store.nodes().await?;
     let jobs = store.count_jobs_by_state().await?.into_iter().collect();
-    let faults = store
-        .faults(None)
-        .await
-        .map_err(SchedulerError::from)?
-        .len();
+    let faults = store.faults(None).await?.len();
     let (linked, free, total) = lock(&scheduler.inner.matcher).nodes.capacity();
     Ok(Json(NetworkStats {
         nodes_registered: nodes.len() as u64,

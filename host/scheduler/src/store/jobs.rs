@@ -144,19 +144,21 @@ impl Store {
         rows.iter().map(job_from_row).collect()
     }
 
-    /// Proposes queued `job` to `node` at `price` as attempt `attempt`, and
-    /// logs the assignment. False when the job is no longer queued at the
-    /// attempt before (someone else moved it).
+    /// Proposes a queued job to a node and logs the assignment. False when
+    /// the job is no longer queued at the attempt before (someone else moved it).
     pub async fn propose(
         &self,
         tx: &mut AnyConnection,
-        job: &PublicKey,
-        attempt: u32,
-        node: &PublicKey,
-        price: &Rates,
-        replica: &str,
+        proposal: &Proposal<'_>,
         now_ms: i64,
     ) -> Result<bool> {
+        let Proposal {
+            job,
+            attempt,
+            node,
+            price,
+            replica,
+        } = *proposal;
         let previous = attempt
             .checked_sub(1)
             .ok_or_else(|| SchedulerError::Corrupt("attempt numbers start at 1".to_owned()))?;
@@ -405,6 +407,21 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A proposal to record: attempt `attempt` of `job` on `node` at `price`, by `replica`.
+#[derive(Debug, Clone, Copy)]
+pub struct Proposal<'a> {
+    /// The job.
+    pub job: &'a PublicKey,
+    /// The attempt this proposal is (the job's current attempt plus one).
+    pub attempt: u32,
+    /// The node.
+    pub node: &'a PublicKey,
+    /// The cleared price.
+    pub price: &'a Rates,
+    /// The proposing replica.
+    pub replica: &'a str,
 }
 
 /// How a running job ended.

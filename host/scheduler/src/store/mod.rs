@@ -25,7 +25,7 @@ mod jobs;
 mod ledger;
 mod nodes;
 
-pub use jobs::{Finish, QueueCursor};
+pub use jobs::{Finish, Proposal, QueueCursor};
 
 use std::str::FromStr;
 
