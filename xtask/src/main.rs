@@ -10,6 +10,7 @@
 //! - `bench SUITE`: run a benchmark suite in release mode (`sandbox`, `scheduler`).
 //! - `fuzz TARGET [SECONDS]`: run one fuzz target for longer.
 //! - `sbf`: build the settlement program's SBF ELF (see `sbf.rs`).
+//! - `postgres`: start the PostgreSQL server the scheduler's tests use, print its URL.
 //!
 //! xtask keeps its dependencies to `anyhow`: it shells out to cargo, rustup
 //! and apt, so it builds in seconds on a new machine.
@@ -33,7 +34,8 @@ commands:
   bench <suite>            run a benchmark suite in release mode (sandbox, scheduler)
   test                     setup, then fmt, clippy, guest builds, PostgreSQL, tests, doc tests, fuzz smoke
   fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)
-  sbf                      build the settlement program to an SBF ELF (target/sbf/)";
+  sbf                      build the settlement program to an SBF ELF (target/sbf/)
+  postgres                 start the scheduler tests' PostgreSQL server (if not running); print its URL";
 
 fn main() {
     if let Err(error) = run() {
@@ -53,6 +55,7 @@ fn run() -> Result<()> {
         ["fuzz", target] => test::fuzz(target, test::DEFAULT_FUZZ_SECONDS * 10),
         ["fuzz", target, seconds] => test::fuzz(target, seconds.parse()?),
         ["sbf"] => sbf::build().map(drop),
+        ["postgres"] => postgres::ensure().map(|url| println!("{url}")),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

@@ -3,7 +3,7 @@
 //! `xtask test` needs one so the store tests and the two-replica test run on
 //! PostgreSQL as well as SQLite. When `KILN_TEST_POSTGRES_URL` is already set
 //! that server is used. Otherwise xtask initialises a throwaway cluster under
-//! the target dir (trust auth, loopback only, fsync off: it holds nothing worth
+//! the temp dir (trust auth, loopback only, fsync off: it holds nothing worth
 //! keeping), starts it on [`PORT`] unless it is already up, and hands the URL
 //! to the tests. PostgreSQL refuses to run as root, so as root the cluster
 //! belongs to the `postgres` user the Debian package creates.
@@ -13,7 +13,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::command::{exec, probe, say, target_dir};
+use crate::command::{exec, probe, say};
 
 /// Env var through which the tests get the server's URL.
 pub const URL_ENV: &str = "KILN_TEST_POSTGRES_URL";
@@ -77,7 +77,9 @@ pub fn ensure() -> Result<String> {
     }
     let url = format!("postgres://{USER}@127.0.0.1:{PORT}/postgres");
     let bin = bin_dir()?;
-    let root = target_dir().join("postgres");
+    // Under the temp dir, not the target dir: the target dir may sit under
+    // /root, which the `postgres` user cannot enter.
+    let root = std::env::temp_dir().join("kiln-test-postgres");
     let data = root.join("data");
     let ready = |bin: &Path| {
         Command::new(bin.join("pg_isready"))
