@@ -176,7 +176,7 @@ pub async fn sqlite() -> (Store, tempfile::TempDir) {
     (Store::connect(&url).await.unwrap(), dir)
 }
 
-/// The URL of a fresh PostgreSQL database, or `None` (printed) when no
+/// The URL of a fresh PostgreSQL schema, or `None` (printed) when no
 /// server is configured and none is required.
 pub async fn postgres_url() -> Option<String> {
     let Ok(base) = std::env::var(POSTGRES_URL_ENV) else {
@@ -195,12 +195,16 @@ pub async fn postgres_url() -> Option<String> {
     let mut admin = sqlx::AnyConnection::connect(&base)
         .await
         .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {base}: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    // A schema per test, not a database: a database copies its template
+    // (megabytes on disk each), a schema costs a catalog row.
+    sqlx::query(&format!("CREATE SCHEMA {name}"))
         .execute(&mut admin)
         .await
         .unwrap();
-    let (prefix, _) = base.rsplit_once('/').expect("url has a database path");
-    Some(format!("{prefix}/{name}"))
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{base}{separator}options=-c%20search_path%3D{name}"
+    ))
 }
 
 /// A fresh PostgreSQL store, or `None` as in [`postgres_url`].
