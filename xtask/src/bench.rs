@@ -16,6 +16,8 @@ enum Needs {
     Guests,
     /// The settlement program's SBF ELF (`KILN_SETTLEMENT_SO`).
     SettlementElf,
+    /// Nothing beyond the bench itself.
+    Nothing,
 }
 
 /// Benchmark suites: name, package, bench target, prerequisite.
@@ -27,6 +29,7 @@ const SUITES: &[(&str, &str, &str, Needs)] = &[
         "claims",
         Needs::SettlementElf,
     ),
+    ("scheduler", "kiln-scheduler", "scheduler", Needs::Nothing),
 ];
 
 /// Runs one suite by name.
@@ -41,6 +44,13 @@ pub fn run(suite: &str) -> Result<()> {
             ("KILN_GUEST_DIR", guests::guest_dir().into_os_string())
         }
         Needs::SettlementElf => (sbf::SO_ENV, sbf::build()?.into_os_string()),
+        Needs::Nothing => {
+            return exec_env(
+                "cargo",
+                &["bench", "--locked", "-p", package, "--bench", bench],
+                &[],
+            );
+        }
     };
     exec_env(
         "cargo",

@@ -7,9 +7,10 @@
 //!   test suite with cargo-nextest, doc tests and a short fuzz run. This is
 //!   the README's test command and what `.ci/run` calls.
 //! - `guests`: build the guest components for `wasm32-wasip2`.
-//! - `bench SUITE`: run a benchmark suite in release mode (`sandbox`, `settlement`).
+//! - `bench SUITE`: run a benchmark suite in release mode (`sandbox`, `settlement`, `scheduler`).
 //! - `fuzz TARGET [SECONDS]`: run one fuzz target for longer.
 //! - `sbf`: build the settlement program's SBF ELF (see `sbf.rs`).
+//! - `postgres`: start the PostgreSQL server the scheduler's tests use, print its URL.
 //!
 //! xtask keeps its dependencies to `anyhow`: it shells out to cargo, rustup
 //! and apt, so it builds in seconds on a new machine.
@@ -17,6 +18,7 @@
 mod bench;
 mod command;
 mod guests;
+mod postgres;
 mod sbf;
 mod setup;
 mod test;
@@ -29,10 +31,11 @@ usage: cargo xtask <command>
 commands:
   setup                    install missing toolchains, targets, cargo tools and packages
   guests                   build the guest components (examples, test guests) for wasm32-wasip2
-  bench <suite>            run a benchmark suite in release mode (sandbox, settlement)
-  test                     setup, then fmt, clippy, guest builds, tests, doc tests, fuzz smoke
+  bench <suite>            run a benchmark suite in release mode (sandbox, settlement, scheduler)
+  test                     setup, then fmt, clippy, guest builds, PostgreSQL, tests, doc tests, fuzz smoke
   fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)
-  sbf                      build the settlement program to an SBF ELF (target/sbf/)";
+  sbf                      build the settlement program to an SBF ELF (target/sbf/)
+  postgres                 start the scheduler tests' PostgreSQL server (if not running); print its URL";
 
 fn main() {
     if let Err(error) = run() {
@@ -52,6 +55,7 @@ fn run() -> Result<()> {
         ["fuzz", target] => test::fuzz(target, test::DEFAULT_FUZZ_SECONDS * 10),
         ["fuzz", target, seconds] => test::fuzz(target, seconds.parse()?),
         ["sbf"] => sbf::build().map(drop),
+        ["postgres"] => postgres::ensure().map(|url| println!("{url}")),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

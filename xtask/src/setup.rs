@@ -30,9 +30,10 @@ const CARGO_TOOLS: &[(&str, &[&str])] = &[
 /// The SBF linker, pinned: 0.2.6 loads the pinned nightly's LLVM 23 (SOLANA.md).
 const SBPF_LINKER: (&str, &str) = ("sbpf-linker", "0.2.6");
 
-/// Debian packages the tests need. None yet: the GPU issue adds
-/// `mesa-vulkan-drivers` (lavapipe) and the scheduler issue `postgresql`.
-const APT_PACKAGES: &[&str] = &[];
+/// Debian packages the tests need: `postgresql`, the server the scheduler's
+/// store tests and two-replica test run against (`postgres.rs`). The GPU
+/// issue adds `mesa-vulkan-drivers` (lavapipe).
+const APT_PACKAGES: &[&str] = &["postgresql"];
 
 /// Entry point for `cargo xtask setup`: installs whatever is missing.
 pub fn run() -> Result<()> {

@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 
 use crate::command::{exec, exec_env, say, target_dir, workspace_root};
 use crate::setup::{self, NIGHTLY};
-use crate::{guests, sbf};
+use crate::{guests, postgres, sbf};
 
 /// Seconds each fuzz target runs inside `xtask test`: long enough to get past
 /// the seed corpus and shake out shallow crashes, short enough for every CI
@@ -85,10 +85,15 @@ pub fn run() -> Result<()> {
     say("test: settlement program ELF, for the LiteSVM tests");
     let elf = sbf::build()?;
 
+    say("test: PostgreSQL for the scheduler's store tests");
+    let postgres_url = postgres::ensure()?;
+
     say("test: test suite (cargo-nextest) and doc tests");
     let artifacts = [
         ("KILN_GUEST_DIR", guests::guest_dir().into_os_string()),
         (sbf::SO_ENV, elf.into_os_string()),
+        (postgres::URL_ENV, postgres_url.into()),
+        (postgres::REQUIRE_ENV, "1".into()),
     ];
     let env: Vec<_> = artifacts.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
     exec_env(

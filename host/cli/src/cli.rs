@@ -20,6 +20,8 @@ enum Command {
     Run(commands::run::RunArgs),
     /// The settlement program: config, nodes, stake, jobs, claims (embedded or a cluster).
     Chain(commands::chain::ChainArgs),
+    /// Run a scheduler: node registry, matching, failover, receipts relay.
+    Scheduler(commands::scheduler::SchedulerArgs),
 }
 
 /// Exit code for a command line or input the command could not use.
@@ -41,6 +43,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Chain(args) => commands::chain::run(args),
+        Command::Scheduler(args) => commands::scheduler::run(args),
     };
     match outcome {
         Ok(code) => code,

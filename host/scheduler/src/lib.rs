@@ -1,0 +1,39 @@
+//! Kiln's scheduler: the live view of nodes, matching, failover, the durable
+//! store and the HTTP + WebSocket API.
+//!
+//! - [`registry`]: registration with a signed capability manifest, stake
+//!   tiers, the sybil pre-screen and replay refusal.
+//! - [`matching`]: filter, rank ([`RankPolicy`]) and clear the price
+//!   ([`PricingPolicy`]); built-in defaults, swappable at run time.
+//! - [`scheduler`]: the service, its match loop and node links.
+//! - [`jobs`]: renter actions and node reports; receipts relay.
+//! - [`failover`]: silent nodes lose their jobs to the queue, with a fault.
+//! - [`store`]: sqlx over SQLite (default) or PostgreSQL (replicas).
+//! - [`api`]: the axum router, OpenAPI document, WebSocket links.
+//! - [`client`]: the node's side of a link (reconnects with backoff).
+//!
+//! The scheduler never holds keys that move funds and never sees a job's
+//! input: it proposes an assignment that the renter and the node confirm,
+//! and relays receipts both sides sign.
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod failover;
+pub mod jobs;
+pub mod link;
+pub mod matching;
+pub mod metrics;
+pub mod model;
+pub mod registry;
+pub mod scheduler;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+pub use config::SchedulerConfig;
+pub use error::SchedulerError;
+pub use matching::{Candidate, DefaultPricing, DefaultRank, PricingPolicy, RankPolicy};
+pub use scheduler::Scheduler;
+pub use store::Store;

@@ -1,0 +1,479 @@
+//! Matching: which linked node gets a queued job, and at what price.
+//!
+//! [`LiveNodes`] is this replica's in-memory view of the nodes linked to it
+//! that have a free slot, indexed by workload class (and class + region) and
+//! ordered by a reference price, so a job's candidates are found without
+//! scanning the network. [`Matcher::pick`] then
+//!
+//! 1. **filters**: class, region, benchmark tier and price floor within the
+//!    job's maximum, among nodes with a free slot (their stake tier was
+//!    checked at registration and sets the slots); it takes up to
+//!    `max_candidates`, cheapest reference price first, scanning at most
+//!    [`MAX_SCAN`] nodes;
+//! 2. **ranks** them with a [`RankPolicy`] (one call ranks all candidates);
+//! 3. **clears the price** with a [`PricingPolicy`]. The built-in default is
+//!    the lowest floor that satisfies the job: the best-ranked node's floor,
+//!    which the default ranking makes the cheapest candidate's.
+//!
+//! Policies are traits so that operator-supplied components (the policy
+//! plugin issue) plug in behind them. A policy that errs, or a price outside
+//! `[node floor, job maximum]` (a manipulated price), is not used: the
+//! built-in default decides instead and the fallback is counted and logged.
+//!
+//! Invariant: a node is in the free indexes exactly when it is linked and
+//! `running < max_jobs`; [`Matcher::pick`] reserves the slot it proposes, and
+//! the caller releases it if the proposal is not committed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use kiln_protocol::rates::usage_cost;
+use kiln_protocol::receipt::Usage;
+use kiln_protocol::{BenchmarkClass, JobSpec, PublicKey, Rates, WorkloadClass};
+
+use crate::config::MAX_REPUTATION;
+use crate::model::NodeRecord;
+
+/// Most free nodes one pick looks at before it gives up on a job for this
+/// pass. Bounds a pick's cost when most nodes of a class are filtered out
+/// (a job whose maximum price is below nearly every floor); such a job is
+/// tried again next pass.
+pub const MAX_SCAN: usize = 4096;
+
+/// A node as a policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The node.
+    pub node: PublicKey,
+    /// Its price floor.
+    pub floor: Rates,
+    /// Its reputation, 0 to [`MAX_REPUTATION`].
+    pub reputation: u32,
+    /// Its speed tier.
+    pub benchmark_class: BenchmarkClass,
+    /// Its stake tier.
+    pub stake_tier: u8,
+    /// Slots free now.
+    pub free_slots: u16,
+    /// Slots in all.
+    pub max_jobs: u16,
+    /// Its region.
+    pub region: Arc<str>,
+}
+
+/// Why a policy gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy {policy}: {reason}")]
+pub struct PolicyError {
+    /// The policy's name.
+    pub policy: String,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// Orders candidates for a job. Implementations must be pure functions of
+/// their arguments: the same job and candidates give the same order.
+pub trait RankPolicy: Send + Sync {
+    /// A short name for logs and metrics.
+    fn name(&self) -> &str;
+    /// Indices into `candidates`, best first. Leaving an index out refuses
+    /// that candidate; an empty answer leaves the job queued.
+    fn rank(&self, job: &JobSpec, candidates: &[Candidate]) -> Result<Vec<usize>, PolicyError>;
+}
+
+/// Prices a job on the chosen node.
+pub trait PricingPolicy: Send + Sync {
+    /// A short name for logs and metrics.
+    fn name(&self) -> &str;
+    /// The rates the job runs at on `chosen`, given every candidate that
+    /// passed the filters. Must lie within `[chosen.floor, job.max_rates]`.
+    fn clear(
+        &self,
+        job: &JobSpec,
+        chosen: &Candidate,
+        candidates: &[Candidate],
+    ) -> Result<Rates, PolicyError>;
+}
+
+/// The most a job can cost at `floor`: its fuel budget, and its wall-clock
+/// deadline as both wall time and (for GPU work) GPU time. Saturates.
+pub fn worst_case_cost(job: &JobSpec, floor: &Rates) -> u64 {
+    let gpu_ns = if job.class == WorkloadClass::Cpu {
+        0
+    } else {
+        job.limits.wall_clock_ms.saturating_mul(1_000_000)
+    };
+    let usage = Usage {
+        fuel: job.limits.fuel,
+        gpu_ns,
+        wall_ms: job.limits.wall_clock_ms,
+    };
+    usage_cost(&usage, floor).unwrap_or(u64::MAX)
+}
+
+/// The built-in ranking: cheapest worst-case cost at the node's floor, then
+/// higher reputation, then more free slots (spreads load), then node id (so
+/// the order is total and deterministic).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultRank;
+
+impl RankPolicy for DefaultRank {
+    fn name(&self) -> &str {
+        "builtin-rank"
+    }
+
+    fn rank(&self, job: &JobSpec, candidates: &[Candidate]) -> Result<Vec<usize>, PolicyError> {
+        let mut keyed: Vec<_> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let key = (
+                    worst_case_cost(job, &c.floor),
+                    MAX_REPUTATION.saturating_sub(c.reputation),
+                    u16::MAX - c.free_slots,
+                    c.node,
+                );
+                (key, i)
+            })
+            .collect();
+        keyed.sort_unstable();
+        Ok(keyed.into_iter().map(|(_, i)| i).collect())
+    }
+}
+
+/// The built-in price: the chosen node's floor, the lowest price it accepts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultPricing;
+
+impl PricingPolicy for DefaultPricing {
+    fn name(&self) -> &str {
+        "builtin-pricing"
+    }
+
+    fn clear(
+        &self,
+        _: &JobSpec,
+        chosen: &Candidate,
+        _: &[Candidate],
+    ) -> Result<Rates, PolicyError> {
+        Ok(chosen.floor)
+    }
+}
+
+/// True when `price` is one both parties accept: at least every rate of the
+/// node's floor and at most every rate of the job's maximum.
+pub fn price_is_fair(price: &Rates, floor: &Rates, max: &Rates) -> bool {
+    floor.within(price) && price.within(max)
+}
+
+/// A proposal the matcher made: node, price, and whether a policy was overruled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    /// The node.
+    pub node: PublicKey,
+    /// The cleared price.
+    pub price: Rates,
+    /// Policies that failed or answered out of bounds and were replaced by defaults.
+    pub fallbacks: Vec<PolicyError>,
+}
+
+/// Key of the free indexes: reference price, reputation deficit, slot index.
+type FreeKey = (u64, u32, usize);
+
+#[derive(Debug)]
+struct Slot {
+    node: PublicKey,
+    floor: Rates,
+    reference_price: u64,
+    reputation: u32,
+    benchmark_class: BenchmarkClass,
+    stake_tier: u8,
+    classes: Vec<WorkloadClass>,
+    region: Arc<str>,
+    max_jobs: u16,
+    running: u16,
+    linked: bool,
+}
+
+impl Slot {
+    fn key(&self, index: usize) -> FreeKey {
+        (
+            self.reference_price,
+            MAX_REPUTATION.saturating_sub(self.reputation),
+            index,
+        )
+    }
+
+    fn is_free(&self) -> bool {
+        self.linked && self.running < self.max_jobs
+    }
+
+    fn candidate(&self) -> Candidate {
+        Candidate {
+            node: self.node,
+            floor: self.floor,
+            reputation: self.reputation,
+            benchmark_class: self.benchmark_class,
+            stake_tier: self.stake_tier,
+            free_slots: self.max_jobs.saturating_sub(self.running),
+            max_jobs: self.max_jobs,
+            region: Arc::clone(&self.region),
+        }
+    }
+}
+
+/// Index of a workload class in per-class arrays.
+fn class_index(class: WorkloadClass) -> usize {
+    class as usize
+}
+
+/// The linked nodes of this replica and their free slots. See the module docs.
+#[derive(Debug, Default)]
+pub struct LiveNodes {
+    slots: Vec<Slot>,
+    by_id: HashMap<PublicKey, usize>,
+    free_by_class: [BTreeSet<FreeKey>; WorkloadClass::ALL.len()],
+    free_by_region: HashMap<(usize, Arc<str>), BTreeSet<FreeKey>>,
+}
+
+impl LiveNodes {
+    fn index_insert(&mut self, index: usize) {
+        let slot = &self.slots[index];
+        if !slot.is_free() {
+            return;
+        }
+        let key = slot.key(index);
+        for class in &slot.classes {
+            let class = class_index(*class);
+            self.free_by_class[class].insert(key);
+            self.free_by_region
+                .entry((class, Arc::clone(&slot.region)))
+                .or_default()
+                .insert(key);
+        }
+    }
+
+    fn index_remove(&mut self, index: usize) {
+        let slot = &self.slots[index];
+        let key = slot.key(index);
+        for class in &slot.classes {
+            let class = class_index(*class);
+            self.free_by_class[class].remove(&key);
+            if let Some(set) = self
+                .free_by_region
+                .get_mut(&(class, Arc::clone(&slot.region)))
+            {
+                set.remove(&key);
+            }
+        }
+    }
+
+    /// Links `node` with `running` jobs already on it (after a restart or a
+    /// reconnect, the jobs the store says it holds).
+    pub fn link(&mut self, node: &NodeRecord, running: u16) {
+        let manifest = &node.manifest.manifest;
+        let floor = manifest.price_floor;
+        let slot = Slot {
+            node: manifest.node_id,
+            floor,
+            reference_price: floor
+                .per_million_fuel
+                .saturating_add(floor.per_gpu_second)
+                .saturating_add(floor.per_wall_second),
+            reputation: node.reputation,
+            benchmark_class: manifest.benchmark_class,
+            stake_tier: node.tier,
+            classes: manifest.workload_classes.clone(),
+            region: Arc::from(manifest.region.as_str()),
+            max_jobs: node.max_jobs,
+            running,
+            linked: true,
+        };
+        let index = match self.by_id.get(&manifest.node_id) {
+            Some(&index) => {
+                self.index_remove(index);
+                self.slots[index] = slot;
+                index
+            }
+            None => {
+                self.slots.push(slot);
+                let index = self.slots.len() - 1;
+                self.by_id.insert(manifest.node_id, index);
+                index
+            }
+        };
+        self.index_insert(index);
+    }
+
+    /// Takes `node` out of matching (its link closed or it went offline).
+    pub fn unlink(&mut self, node: &PublicKey) {
+        if let Some(&index) = self.by_id.get(node) {
+            self.index_remove(index);
+            self.slots[index].linked = false;
+        }
+    }
+
+    /// True when `node` is linked here.
+    pub fn is_linked(&self, node: &PublicKey) -> bool {
+        self.by_id
+            .get(node)
+            .is_some_and(|&index| self.slots[index].linked)
+    }
+
+    /// Frees one of `node`'s slots (a job ended, moved or was refused).
+    pub fn release(&mut self, node: &PublicKey) {
+        if let Some(&index) = self.by_id.get(node) {
+            self.index_remove(index);
+            let slot = &mut self.slots[index];
+            slot.running = slot.running.saturating_sub(1);
+            self.index_insert(index);
+        }
+    }
+
+    fn reserve(&mut self, index: usize) {
+        self.index_remove(index);
+        let slot = &mut self.slots[index];
+        slot.running = slot.running.saturating_add(1);
+        self.index_insert(index);
+    }
+
+    /// Sets `node`'s reputation, as the store now holds it.
+    pub fn set_reputation(&mut self, node: &PublicKey, reputation: u32) {
+        if let Some(&index) = self.by_id.get(node) {
+            self.index_remove(index);
+            self.slots[index].reputation = reputation;
+            self.index_insert(index);
+        }
+    }
+
+    /// Linked nodes, and free and total slots over them.
+    pub fn capacity(&self) -> (usize, u64, u64) {
+        let linked = self.slots.iter().filter(|s| s.linked);
+        let (mut nodes, mut free, mut total) = (0, 0, 0);
+        for slot in linked {
+            nodes += 1;
+            total += u64::from(slot.max_jobs);
+            free += u64::from(slot.max_jobs.saturating_sub(slot.running));
+        }
+        (nodes, free, total)
+    }
+
+    /// True when no linked node has a free slot.
+    pub fn is_full(&self) -> bool {
+        self.free_by_class.iter().all(BTreeSet::is_empty)
+    }
+}
+
+/// The live nodes and the two policies. See the module docs.
+pub struct Matcher {
+    /// The nodes.
+    pub nodes: LiveNodes,
+    rank: Arc<dyn RankPolicy>,
+    pricing: Arc<dyn PricingPolicy>,
+    max_candidates: usize,
+    candidates: Vec<Candidate>,
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher")
+            .field("rank", &self.rank.name())
+            .field("pricing", &self.pricing.name())
+            .field("max_candidates", &self.max_candidates)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Matcher {
+    /// A matcher with the built-in policies and no nodes.
+    pub fn new(max_candidates: usize) -> Self {
+        Self {
+            nodes: LiveNodes::default(),
+            rank: Arc::new(DefaultRank),
+            pricing: Arc::new(DefaultPricing),
+            max_candidates: max_candidates.max(1),
+            candidates: Vec::new(),
+        }
+    }
+
+    /// Replaces the policies; the next pick uses them.
+    pub fn set_policies(&mut self, rank: Arc<dyn RankPolicy>, pricing: Arc<dyn PricingPolicy>) {
+        self.rank = rank;
+        self.pricing = pricing;
+    }
+
+    /// Picks a node and price for `job` and reserves the node's slot, or
+    /// `None` when no linked node passes the filters (or the ranking
+    /// refuses them all).
+    pub fn pick(&mut self, job: &JobSpec) -> Option<Pick> {
+        self.gather(job);
+        if self.candidates.is_empty() {
+            return None;
+        }
+        let mut fallbacks = Vec::new();
+        let order = match self.rank.rank(job, &self.candidates) {
+            Ok(order) if order.iter().all(|&i| i < self.candidates.len()) => order,
+            Ok(_) => {
+                fallbacks.push(PolicyError {
+                    policy: self.rank.name().to_owned(),
+                    reason: "returned an index outside the candidates".to_owned(),
+                });
+                DefaultRank.rank(job, &self.candidates).unwrap_or_default()
+            }
+            Err(error) => {
+                fallbacks.push(error);
+                DefaultRank.rank(job, &self.candidates).unwrap_or_default()
+            }
+        };
+        let chosen = &self.candidates[*order.first()?];
+        let price = match self.pricing.clear(job, chosen, &self.candidates) {
+            Ok(price) if price_is_fair(&price, &chosen.floor, &job.max_rates) => price,
+            Ok(price) => {
+                fallbacks.push(PolicyError {
+                    policy: self.pricing.name().to_owned(),
+                    reason: format!("price {price:?} is outside the floor and the job's maximum"),
+                });
+                chosen.floor
+            }
+            Err(error) => {
+                fallbacks.push(error);
+                chosen.floor
+            }
+        };
+        let node = chosen.node;
+        let index = self.nodes.by_id[&node];
+        self.nodes.reserve(index);
+        Some(Pick {
+            node,
+            price,
+            fallbacks,
+        })
+    }
+
+    /// Fills `self.candidates` with the nodes that pass the filters.
+    fn gather(&mut self, job: &JobSpec) {
+        self.candidates.clear();
+        let class = class_index(job.class);
+        let set = match &job.region {
+            Some(region) => {
+                let key = (class, Arc::<str>::from(region.as_str()));
+                match self.nodes.free_by_region.get(&key) {
+                    Some(set) => set,
+                    None => return,
+                }
+            }
+            None => &self.nodes.free_by_class[class],
+        };
+        for &(_, _, index) in set.iter().take(MAX_SCAN) {
+            let slot = &self.nodes.slots[index];
+            if slot.benchmark_class < job.min_benchmark_class || !slot.floor.within(&job.max_rates)
+            {
+                continue;
+            }
+            self.candidates.push(slot.candidate());
+            if self.candidates.len() >= self.max_candidates {
+                break;
+            }
+        }
+    }
+}

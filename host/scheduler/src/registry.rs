@@ -1,0 +1,93 @@
+//! Node registration: a signed capability manifest in, a stake tier and a
+//! job allowance out.
+//!
+//! Checks, in order, each with its own error: the manifest decodes and keeps
+//! every rule of `kiln-protocol`; its signature verifies under its own
+//! receipt key; the stake reaches a tier; no other node id holds the same
+//! receipt key or operator wallet (sybil pre-screen); a re-registration of
+//! the same node carries a manifest issued strictly later than the stored one
+//! (a replayed registration changes nothing). The check of other nodes and
+//! the write happen in one transaction.
+
+use kiln_protocol::manifest::SignedManifest;
+
+use crate::config::INITIAL_REPUTATION;
+use crate::error::{Result, SchedulerError};
+use crate::model::{NodeRecord, now_ms};
+use crate::scheduler::{Scheduler, lock};
+use crate::wire::{RegisterNode, Registered};
+
+impl Scheduler {
+    /// Registers (or updates) a node. See the module docs.
+    pub async fn register(&self, request: &RegisterNode) -> Result<Registered> {
+        let bytes = crate::wire::hex_bytes("manifest", &request.manifest, 64 * 1024)?;
+        let signed =
+            SignedManifest::from_bytes(&bytes).map_err(|e| SchedulerError::Manifest(e.into()))?;
+        signed.verify()?;
+        let manifest = &signed.manifest;
+        let tiers = &self.inner.config.stake_tiers;
+        let tier = tiers
+            .tier(request.stake)
+            .ok_or(SchedulerError::StakeTooLow {
+                stake: request.stake,
+                minimum: tiers.min_stake[0],
+            })?;
+        let max_jobs = tiers.max_jobs[usize::from(tier)].min(manifest.max_parallel_jobs);
+        let store = self.store();
+        let mut tx = store.begin().await?;
+        if let Some((what, other)) = store
+            .node_sharing_keys(
+                &mut tx,
+                &manifest.node_id,
+                &manifest.receipt_key,
+                &manifest.operator,
+            )
+            .await?
+        {
+            return Err(SchedulerError::Sybil { what, other });
+        }
+        let now = now_ms();
+        let existing = store.node(&mut tx, &manifest.node_id).await?;
+        if let Some(existing) = &existing {
+            let registered = existing.manifest.manifest.issued_at;
+            if manifest.issued_at <= registered {
+                return Err(SchedulerError::Replay {
+                    issued_at: manifest.issued_at,
+                    registered,
+                });
+            }
+        }
+        let record = NodeRecord {
+            stake: request.stake,
+            tier,
+            max_jobs,
+            reputation: existing
+                .as_ref()
+                .map_or(INITIAL_REPUTATION, |e| e.reputation),
+            online: existing.as_ref().is_some_and(|e| e.online),
+            registered_ms: existing.as_ref().map_or(now, |e| e.registered_ms),
+            last_seen_ms: existing.as_ref().map_or(now, |e| e.last_seen_ms),
+            manifest: signed,
+        };
+        store.upsert_node(&mut tx, &record).await?;
+        tx.commit().await?;
+        let node = record.id();
+        // A linked node's new manifest (floor, classes, tier) applies at once.
+        let linked = lock(&self.inner.matcher).nodes.is_linked(&node);
+        if linked {
+            let mut conn = store.acquire().await?;
+            let held = store.active_jobs_of(&mut conn, &node).await?.len();
+            lock(&self.inner.matcher)
+                .nodes
+                .link(&record, u16::try_from(held).unwrap_or(u16::MAX));
+        }
+        tracing::info!(node = %node, tier, max_jobs, "node registered");
+        Ok(Registered {
+            node_id: node.to_string(),
+            tier,
+            max_jobs,
+            heartbeat_interval_ms: u64::try_from(self.inner.config.heartbeat_interval.as_millis())
+                .unwrap_or(u64::MAX),
+        })
+    }
+}

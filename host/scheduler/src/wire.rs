@@ -1,0 +1,305 @@
+//! JSON shapes of the HTTP API and the WebSocket links.
+//!
+//! Keys, digests, signatures and borsh records travel as lowercase hex
+//! strings; amounts as JSON integers. The borsh encodings are
+//! `kiln-protocol`'s, so what a party signed is exactly what it sent.
+
+use kiln_protocol::{Digest, PublicKey, Rates};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{Result, SchedulerError};
+use crate::model::{JobRecord, NodeRecord};
+
+/// Decodes a hex field of exactly `N` bytes.
+pub fn hex_array<const N: usize>(field: &'static str, text: &str) -> Result<[u8; N]> {
+    let bytes = hex::decode(text).map_err(|e| SchedulerError::bad_field(field, e.to_string()))?;
+    bytes
+        .try_into()
+        .map_err(|_| SchedulerError::bad_field(field, format!("must be {N} bytes of hex")))
+}
+
+/// Decodes a hex field of any length up to `max` bytes.
+pub fn hex_bytes(field: &'static str, text: &str, max: usize) -> Result<Vec<u8>> {
+    if text.len() > max.saturating_mul(2) {
+        return Err(SchedulerError::bad_field(
+            field,
+            format!("longer than {max} bytes"),
+        ));
+    }
+    hex::decode(text).map_err(|e| SchedulerError::bad_field(field, e.to_string()))
+}
+
+/// Decodes a 32-byte key.
+pub fn hex_key(field: &'static str, text: &str) -> Result<PublicKey> {
+    hex_array(field, text).map(PublicKey)
+}
+
+/// Prices in base units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RatesJson {
+    /// Base units per million fuel.
+    pub per_million_fuel: u64,
+    /// Base units per second of GPU time.
+    pub per_gpu_second: u64,
+    /// Base units per second of wall-clock time.
+    pub per_wall_second: u64,
+}
+
+impl From<Rates> for RatesJson {
+    fn from(rates: Rates) -> Self {
+        Self {
+            per_million_fuel: rates.per_million_fuel,
+            per_gpu_second: rates.per_gpu_second,
+            per_wall_second: rates.per_wall_second,
+        }
+    }
+}
+
+impl From<RatesJson> for Rates {
+    fn from(rates: RatesJson) -> Self {
+        Self {
+            per_million_fuel: rates.per_million_fuel,
+            per_gpu_second: rates.per_gpu_second,
+            per_wall_second: rates.per_wall_second,
+        }
+    }
+}
+
+/// `POST /v1/nodes`: a node registers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegisterNode {
+    /// Hex of the borsh `SignedManifest`, signed by its `receipt_key`.
+    pub manifest: String,
+    /// Stake the operator holds for this node on chain, lamports.
+    pub stake: u64,
+}
+
+/// The answer to a registration.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Registered {
+    /// The node's id (hex).
+    pub node_id: String,
+    /// Stake tier reached.
+    pub tier: u8,
+    /// Jobs it may hold at once.
+    pub max_jobs: u16,
+    /// How often to send heartbeats on the link, milliseconds.
+    pub heartbeat_interval_ms: u64,
+}
+
+/// A node as listed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NodeInfo {
+    /// Node id (hex).
+    pub node_id: String,
+    /// Operator wallet (hex).
+    pub operator: String,
+    /// Receipt key (hex).
+    pub receipt_key: String,
+    /// X25519 key renters encrypt inputs to (hex).
+    pub encryption_key: String,
+    /// Region label.
+    pub region: String,
+    /// Workload classes offered: `cpu`, `webgpu`, `cuda`.
+    pub classes: Vec<String>,
+    /// Benchmark tier.
+    pub benchmark_class: u8,
+    /// Lowest rates accepted.
+    pub price_floor: RatesJson,
+    /// Declared stake, lamports.
+    pub stake: u64,
+    /// Stake tier.
+    pub tier: u8,
+    /// Jobs it may hold at once.
+    pub max_jobs: u16,
+    /// Reputation, 0 to 1000.
+    pub reputation: u32,
+    /// Heard from within the offline window.
+    pub online: bool,
+    /// Last heartbeat, Unix milliseconds.
+    pub last_seen_ms: i64,
+}
+
+/// The wire name of a workload class.
+pub fn class_name(class: kiln_protocol::WorkloadClass) -> &'static str {
+    match class {
+        kiln_protocol::WorkloadClass::Cpu => "cpu",
+        kiln_protocol::WorkloadClass::WebGpu => "webgpu",
+        kiln_protocol::WorkloadClass::Cuda => "cuda",
+    }
+}
+
+impl From<&NodeRecord> for NodeInfo {
+    fn from(node: &NodeRecord) -> Self {
+        let m = &node.manifest.manifest;
+        Self {
+            node_id: m.node_id.to_string(),
+            operator: m.operator.to_string(),
+            receipt_key: m.receipt_key.to_string(),
+            encryption_key: m.encryption_key.to_string(),
+            region: m.region.clone(),
+            classes: m
+                .workload_classes
+                .iter()
+                .map(|c| class_name(*c).to_owned())
+                .collect(),
+            benchmark_class: m.benchmark_class.0,
+            price_floor: m.price_floor.into(),
+            stake: node.stake,
+            tier: node.tier,
+            max_jobs: node.max_jobs,
+            reputation: node.reputation,
+            online: node.online,
+            last_seen_ms: node.last_seen_ms,
+        }
+    }
+}
+
+/// `POST /v1/jobs`: a renter submits a job.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubmitJob {
+    /// Hex of the borsh `JobSpec`. Its `escrow` becomes the job id.
+    pub spec: String,
+    /// The renter's ed25519 key (hex).
+    pub renter: String,
+    /// Renter's signature over `kiln/submit/v1\0\0` followed by the spec bytes (hex).
+    pub signature: String,
+}
+
+/// A renter's signed confirm or cancel.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RenterSigned {
+    /// The attempt acted on (a job's attempt grows with each proposal).
+    pub attempt: u32,
+    /// Renter's signature over `kiln/renter/v1\0\0`, job id, action byte
+    /// (1 confirm, 2 cancel), attempt as u32 little-endian (hex).
+    pub signature: String,
+}
+
+/// A job's status.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobStatus {
+    /// Job id: its escrow account (hex).
+    pub job_id: String,
+    /// `queued`, `proposed`, `running`, `done`, `failed` or `cancelled`.
+    pub state: String,
+    /// Proposals made so far.
+    pub attempt: u32,
+    /// The node proposed or running it (hex).
+    pub node_id: Option<String>,
+    /// That node's X25519 key, which the renter encrypts the input to (hex).
+    pub node_encryption_key: Option<String>,
+    /// The cleared price of the current proposal.
+    pub price: Option<RatesJson>,
+    /// The node confirmed the current proposal.
+    pub node_confirmed: bool,
+    /// The renter confirmed the current proposal.
+    pub renter_confirmed: bool,
+    /// Submitted, Unix milliseconds.
+    pub submitted_ms: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_ms: i64,
+    /// SHA-256 of the result, once done (hex).
+    pub output_digest: Option<String>,
+    /// Why it failed, once failed.
+    pub error: Option<String>,
+}
+
+impl JobStatus {
+    /// The status of `job`; `encryption_key` is its node's, when it has one.
+    pub fn new(job: &JobRecord, encryption_key: Option<String>) -> Self {
+        Self {
+            job_id: job.id.to_string(),
+            state: job.state.as_str().to_owned(),
+            attempt: job.attempt,
+            node_id: job.node.map(|n| n.to_string()),
+            node_encryption_key: encryption_key,
+            price: job.price.map(Into::into),
+            node_confirmed: job.node_confirmed,
+            renter_confirmed: job.renter_confirmed,
+            submitted_ms: job.submitted_ms,
+            updated_ms: job.updated_ms,
+            output_digest: job.output_digest.map(|d: Digest| d.to_string()),
+            error: job.error.clone(),
+        }
+    }
+}
+
+/// A job's log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobLogs {
+    /// Job id (hex).
+    pub job_id: String,
+    /// What the node sent, capped.
+    pub logs: String,
+}
+
+/// A finished job's result.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobResult {
+    /// Job id (hex).
+    pub job_id: String,
+    /// The result bytes as the node sent them, normally encrypted to the renter (hex).
+    pub output: String,
+    /// Their SHA-256 (hex).
+    pub output_digest: String,
+}
+
+/// One relayed receipt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptJson {
+    /// The node that signed it and is owed for it (its receipt key, hex).
+    pub node: String,
+    /// Sequence number.
+    pub seq: u64,
+    /// Hex of the borsh `SignedReceipt`.
+    pub receipt: String,
+    /// The renter's counter-signature is present and verified.
+    pub co_signed: bool,
+}
+
+/// `POST /v1/jobs/{id}/receipts`: a node-signed receipt (from the node) or a
+/// counter-signed one (from the renter).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PostReceipt {
+    /// Hex of the borsh `SignedReceipt`.
+    pub receipt: String,
+}
+
+/// `GET /v1/stats`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NetworkStats {
+    /// Registered nodes.
+    pub nodes_registered: u64,
+    /// Nodes heard from within the offline window.
+    pub nodes_online: u64,
+    /// Nodes linked to this replica.
+    pub nodes_linked: u64,
+    /// Free job slots on linked nodes.
+    pub slots_free: u64,
+    /// Job slots on linked nodes.
+    pub slots_total: u64,
+    /// Jobs per state.
+    pub jobs: std::collections::BTreeMap<String, i64>,
+    /// Faults recorded.
+    pub faults: u64,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok` when the store answers.
+    pub status: String,
+    /// The store's backend: `sqlite` or `postgres`.
+    pub store: String,
+}
+
+/// Every error body: a stable code and a sentence.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable: `bad_request`, `payload_too_large`, `bad_signature`, …
+    pub error: String,
+    /// What was wrong, for a person.
+    pub message: String,
+}
