@@ -6,5 +6,7 @@
 //! lags or the escrow is nearly spent; and the node's state machine
 //! ([`state`]), whose transitions are logged as `state.transition` events.
 
+pub mod keys;
+pub mod metering;
 pub mod receipts;
 pub mod state;
