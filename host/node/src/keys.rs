@@ -89,7 +89,8 @@ impl NodeKeys {
             return Err(KeysError::Mismatched { path: signing_path });
         }
         let seal_path = dir.join(SEAL_KEY_FILE);
-        let seal = SecretKey::from_bytes(&kiln_keyfile::read_key::<32>(&seal_path)?)
+        let seal_bytes = kiln_keyfile::read_key::<32>(&seal_path)?;
+        let seal = SecretKey::from_bytes(&seal_bytes)
             .map_err(|_| KeysError::Mismatched { path: seal_path })?;
         Ok(Self { signing, seal })
     }
