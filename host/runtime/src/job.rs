@@ -54,7 +54,7 @@ use crate::Inner;
 use crate::cache::Workload;
 use crate::error::JobError;
 use crate::limiter::JobLimiter;
-pub use crate::meter::JobHandle;
+pub use crate::meter::{JobControl, JobHandle};
 use crate::meter::{Control, Meter};
 use crate::warm::{self, Prepared};
 

@@ -40,7 +40,7 @@ use wasmtime::component::Linker;
 pub use cache::{CacheStats, Workload};
 pub use config::{Metering, RuntimeConfig};
 pub use error::{JobError, LoadError, RuntimeError};
-pub use job::{JobHandle, JobLimits, JobReport, JobState};
+pub use job::{JobControl, JobHandle, JobLimits, JobReport, JobState};
 pub use kiln_protocol::Usage;
 
 /// How job starts were served, counted since the runtime started.

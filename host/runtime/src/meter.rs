@@ -113,18 +113,19 @@ impl Meter {
 /// Dropping the handle kills the job.
 #[derive(Debug)]
 pub struct JobHandle {
-    meter: Arc<Meter>,
+    control: JobControl,
     task: Option<tokio::task::JoinHandle<JobReport>>,
 }
 
-impl JobHandle {
-    pub(crate) fn new(meter: Arc<Meter>, task: tokio::task::JoinHandle<JobReport>) -> Self {
-        Self {
-            meter,
-            task: Some(task),
-        }
-    }
+/// The controls of a running job without the job itself: cheap to clone, so a
+/// metering loop can read usage and pause or resume the guest while another
+/// task waits on the [`JobHandle`]. Controls of an ended job do nothing.
+#[derive(Debug, Clone)]
+pub struct JobControl {
+    meter: Arc<Meter>,
+}
 
+impl JobControl {
     /// Usage so far: fuel as of the last tick (at most
     /// [`crate::config::FUEL_YIELD_INTERVAL`] behind), wall-clock time now
     /// (paused time excluded), GPU time as reported by GPU host calls.
@@ -139,13 +140,13 @@ impl JobHandle {
             .send_modify(|control| control.paused = true);
     }
 
-    /// True while the guest is suspended, by [`JobHandle::pause`] or because
+    /// True while the guest is suspended, by [`JobControl::pause`] or because
     /// it reached its fuel allowance.
     pub fn is_paused(&self) -> bool {
         self.meter.lock_paused_since().is_some()
     }
 
-    /// Fuel the job may use before it holds, waiting for [`JobHandle::resume`].
+    /// Fuel the job may use before it holds, waiting for [`JobControl::resume`].
     pub fn fuel_allowance(&self) -> u64 {
         self.meter.control.borrow().allowance
     }
@@ -163,6 +164,50 @@ impl JobHandle {
     pub fn kill(&self) {
         self.meter.kill.send_replace(true);
     }
+}
+
+impl JobHandle {
+    pub(crate) fn new(meter: Arc<Meter>, task: tokio::task::JoinHandle<JobReport>) -> Self {
+        Self {
+            control: JobControl { meter },
+            task: Some(task),
+        }
+    }
+
+    /// A clone of the job's controls (see [`JobControl`]).
+    pub fn control(&self) -> JobControl {
+        self.control.clone()
+    }
+
+    /// See [`JobControl::usage`].
+    pub fn usage(&self) -> Usage {
+        self.control.usage()
+    }
+
+    /// See [`JobControl::pause`].
+    pub fn pause(&self) {
+        self.control.pause();
+    }
+
+    /// See [`JobControl::is_paused`].
+    pub fn is_paused(&self) -> bool {
+        self.control.is_paused()
+    }
+
+    /// See [`JobControl::fuel_allowance`].
+    pub fn fuel_allowance(&self) -> u64 {
+        self.control.fuel_allowance()
+    }
+
+    /// See [`JobControl::resume`].
+    pub fn resume(&self, extra_fuel: u64) {
+        self.control.resume(extra_fuel);
+    }
+
+    /// See [`JobControl::kill`].
+    pub fn kill(&self) {
+        self.control.kill();
+    }
 
     /// Waits for the job to end.
     pub async fn wait(mut self) -> JobReport {
@@ -174,7 +219,7 @@ impl JobHandle {
             Ok(report) => report,
             Err(error) => JobReport {
                 result: Err(JobError::Setup(format!("job task failed: {error}"))),
-                usage: self.meter.usage(),
+                usage: self.control.usage(),
                 stdout: Vec::new(),
                 stdout_dropped: 0,
                 stderr: Vec::new(),

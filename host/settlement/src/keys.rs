@@ -2,9 +2,6 @@
 //! secret, then public), kept private: a file that its group or others can
 //! read is refused, because whoever reads it can move the funds it holds.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use kiln_protocol::signing::SigningKey;
@@ -13,11 +10,7 @@ use solana_keypair::Keypair;
 use crate::error::{Error, Result};
 
 /// The mode new keypair files get: read and write for the owner only.
-pub const KEY_FILE_MODE: u32 = 0o600;
-
-/// Permission bits that must be clear on a keypair file: any access by the
-/// group or by others.
-const GROUP_OTHER_BITS: u32 = 0o077;
+pub const KEY_FILE_MODE: u32 = kiln_keyfile::PRIVATE_FILE_MODE;
 
 fn key_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Key {
@@ -26,20 +19,11 @@ fn key_error(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Reads a keypair file, refusing one with any group or other permission.
+/// Reads a keypair file, refusing one with any group or other permission
+/// (`kiln-keyfile` checks the mode before reading).
 pub fn read_keypair(path: &Path) -> Result<Keypair> {
-    let metadata = std::fs::metadata(path).map_err(|error| key_error(path, error.to_string()))?;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & GROUP_OTHER_BITS != 0 {
-        return Err(key_error(
-            path,
-            format!(
-                "mode {mode:04o} lets others read it; run `chmod 600 {}`",
-                path.display()
-            ),
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|error| key_error(path, error.to_string()))?;
+    let bytes =
+        kiln_keyfile::read_private(path).map_err(|error| key_error(path, error.to_string()))?;
     solana_keypair::read_keypair(&mut bytes.as_slice())
         .map_err(|error| key_error(path, format!("not a solana-keygen keypair: {error}")))
 }
@@ -48,16 +32,7 @@ pub fn read_keypair(path: &Path) -> Result<Keypair> {
 /// file is never overwritten.
 pub fn create_keypair(path: &Path) -> Result<Keypair> {
     let keypair = Keypair::new();
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(KEY_FILE_MODE)
-        .open(path)
-        .map_err(|error| key_error(path, error.to_string()))?;
-    solana_keypair::write_keypair(&keypair, &mut file)
-        .map_err(|error| key_error(path, error.to_string()))?;
-    file.sync_all()
-        .and_then(|()| file.flush())
+    kiln_keyfile::create_key(path, &keypair.to_bytes())
         .map_err(|error| key_error(path, error.to_string()))?;
     Ok(keypair)
 }

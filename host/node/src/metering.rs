@@ -1,0 +1,133 @@
+//! Running a job under its receipt stream.
+//!
+//! [`run_metered`] owns a started job (kiln-runtime's `JobHandle`) and, every
+//! [`MeteringConfig::interval`], reads its usage and issues the next receipt
+//! to the renter; counter-signed receipts coming back are checked by the
+//! [`ReceiptStream`]. When the stream says [`Flow::Pause`] the guest is paused
+//! at its next fuel tick (an async yield inside wasmtime: stack and memory
+//! stay, no fuel or wall time is billed while paused), and resumed as soon as
+//! the renter catches up. When the job ends, however it ends, the final
+//! receipt carries the proof of execution over the result.
+
+use std::time::Duration;
+
+use kiln_protocol::SignedReceipt;
+use kiln_runtime::{JobHandle, JobReport};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+use crate::receipts::{Flow, IssueError, ReceiptStream};
+
+/// Default [`MeteringConfig::interval`]: one receipt per second of wall clock,
+/// DESIGN.md's default; short enough that little work is at risk, long enough
+/// that signing and relaying are noise.
+pub const DEFAULT_RECEIPT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How a job is metered.
+#[derive(Debug, Clone, Copy)]
+pub struct MeteringConfig {
+    /// Time between receipts.
+    pub interval: Duration,
+}
+
+impl Default for MeteringConfig {
+    fn default() -> Self {
+        Self {
+            interval: DEFAULT_RECEIPT_INTERVAL,
+        }
+    }
+}
+
+/// How a metered job ended.
+#[derive(Debug)]
+pub struct MeteredReport {
+    /// The sandbox's report (result, final usage, captured output).
+    pub job: JobReport,
+    /// The final receipt (proof of execution in `output`), when it could be issued.
+    pub final_receipt: Result<SignedReceipt, IssueError>,
+    /// Receipts issued, the final one included.
+    pub issued: u64,
+    /// Times the guest was paused for the renter.
+    pub pauses: u64,
+}
+
+/// Runs `job` to its end under `stream`: receipts go out on `to_renter`,
+/// counter-signed ones come in on `from_renter`. A renter that goes away
+/// (closed channels) does not stop the job: the stream pauses it once the lag
+/// limit is reached, and whoever holds the job decides when to kill it.
+pub async fn run_metered(
+    job: JobHandle,
+    stream: &mut ReceiptStream,
+    config: MeteringConfig,
+    to_renter: mpsc::Sender<SignedReceipt>,
+    mut from_renter: mpsc::Receiver<SignedReceipt>,
+) -> MeteredReport {
+    let control = job.control();
+    let done = job.wait();
+    tokio::pin!(done);
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.interval,
+        config.interval,
+    );
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let (mut issued, mut pauses) = (0u64, 0u64);
+    let mut last_usage = None;
+    let mut paused_by_us = false;
+    let mut renter_open = true;
+
+    let report = loop {
+        tokio::select! {
+            report = &mut done => break report,
+            _ = ticker.tick() => {
+                let usage = control.usage();
+                // A paused guest uses nothing: no receipt for no new usage.
+                if last_usage != Some(usage) {
+                    match stream.issue(usage, 0) {
+                        Ok(receipt) => {
+                            issued += 1;
+                            last_usage = Some(usage);
+                            // A full or closed channel must not block metering.
+                            let _ = to_renter.try_send(receipt);
+                        }
+                        Err(error) => tracing::warn!(%error, "receipt not issued"),
+                    }
+                }
+            }
+            co_signed = from_renter.recv(), if renter_open => match co_signed {
+                Some(co_signed) => {
+                    if let Err(error) = stream.accept(&co_signed) {
+                        tracing::warn!(%error, "counter-signed receipt refused");
+                    }
+                }
+                None => renter_open = false,
+            },
+        }
+        match stream.flow() {
+            Flow::Pause(reason) if !paused_by_us => {
+                tracing::info!(?reason, "pausing the guest for the renter");
+                control.pause();
+                paused_by_us = true;
+                pauses += 1;
+            }
+            Flow::Run if paused_by_us => {
+                tracing::info!("renter caught up; resuming the guest");
+                control.resume(0);
+                paused_by_us = false;
+            }
+            _ => {}
+        }
+    };
+
+    let result: &[u8] = report.result.as_deref().unwrap_or(&[]);
+    let final_receipt = stream.issue_final(report.usage, 0, result);
+    if let Ok(receipt) = &final_receipt {
+        issued += 1;
+        let _ = to_renter.try_send(*receipt);
+    }
+    MeteredReport {
+        job: report,
+        final_receipt,
+        issued,
+        pauses,
+    }
+}
