@@ -54,8 +54,8 @@ use crate::Inner;
 use crate::cache::Workload;
 use crate::error::JobError;
 use crate::limiter::JobLimiter;
-pub use crate::meter::{JobControl, JobHandle};
 use crate::meter::{Control, Meter};
+pub use crate::meter::{JobControl, JobHandle};
 use crate::warm::{self, Prepared};
 
 /// Default fuel limit: 200 billion units. Cranelift code burns about 15
