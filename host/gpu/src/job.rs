@@ -41,6 +41,9 @@ pub struct GpuJob {
     /// The job's latest submission, what its waits wait for.
     pub(crate) last_submission: Option<wgpu::SubmissionIndex>,
     pub(crate) cuda: crate::cuda::CudaJob,
+    /// When the job's wall-clock deadline passes: no wait for the device
+    /// inside a host call lasts past it.
+    pub(crate) deadline: std::time::Instant,
 }
 
 impl std::fmt::Debug for GpuJob {
@@ -54,7 +57,12 @@ impl std::fmt::Debug for GpuJob {
 }
 
 impl GpuJob {
-    pub(crate) fn new(shared: Arc<HostShared>, gpu_memory_bytes: u64, meter: JobMeter) -> Self {
+    pub(crate) fn new(
+        shared: Arc<HostShared>,
+        gpu_memory_bytes: u64,
+        wall_clock: std::time::Duration,
+        meter: JobMeter,
+    ) -> Self {
         let id = JobId(
             shared
                 .next_job
@@ -76,6 +84,7 @@ impl GpuJob {
             cuda: crate::cuda::CudaJob::new(memory, meter.clone()),
             meter,
             last_submission: None,
+            deadline: std::time::Instant::now() + wall_clock,
         }
     }
 

@@ -125,7 +125,12 @@ impl GpuHost {
 
     /// A job's state outside any runtime, for tests of the host calls themselves.
     pub fn job_for_tests(&self, gpu_memory_bytes: u64, meter: kiln_runtime::JobMeter) -> GpuJob {
-        GpuJob::new(self.shared.clone(), gpu_memory_bytes, meter)
+        GpuJob::new(
+            self.shared.clone(),
+            gpu_memory_bytes,
+            std::time::Duration::from_secs(60),
+            meter,
+        )
     }
 }
 
@@ -160,6 +165,7 @@ impl HostExtension for GpuHost {
         Ok(Box::new(GpuJob::new(
             self.shared.clone(),
             job.limits.gpu_memory_bytes,
+            job.limits.wall_clock,
             job.meter,
         )))
     }

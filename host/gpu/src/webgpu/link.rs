@@ -15,6 +15,14 @@
 //!   component model (it only passes handles the caller holds); if one does,
 //!   the job traps with the reason.
 //!
+//! The `async func`s of the WIT (`request-adapter`, `map-async`, …) are
+//! concurrent host functions that finish within their first poll: a
+//! workload's `run` is a synchronous export, and wasmtime traps a
+//! synchronous task that blocks on an import ("cannot block a synchronous
+//! task"). So Kiln waits for the device inside the call ([`blocking`],
+//! bounded by the job's deadline), and a guest's async-lowered call returns
+//! at once; `wit_bindgen::block_on` then never has to wait.
+//!
 //! Every call runs under `catch_unwind`: should wgpu panic on an input Kiln
 //! failed to check, the job traps and the process carries on.
 
@@ -22,6 +30,8 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use kiln_runtime::{ExtensionSlot, JobState};
 use wasmtime::component::{
@@ -161,28 +171,43 @@ fn with_job<R>(
     })
 }
 
-/// Waits, off the executor, until `done` says so or the device has run the
-/// job's latest submission. Returns early only through `done`.
-async fn wait_for_device(
-    shared: Arc<SharedDevice>,
+/// Runs `wait` (a blocking wait for the device) without stalling the
+/// executor's other tasks: on a multi-threaded tokio runtime the worker hands
+/// its queue to another thread first.
+pub(crate) fn blocking<R>(wait: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(wait)
+    } else {
+        wait()
+    }
+}
+
+/// Waits until `done` says so, the device has run `submission`, or the
+/// job's deadline passes (false). Waits in slices of [`POLL_SLICE`].
+fn wait_for_device(
+    shared: &SharedDevice,
     submission: Option<wgpu::SubmissionIndex>,
+    deadline: Instant,
     done: impl Fn() -> bool,
-) {
+) -> bool {
     loop {
         // Never blocks: most waits are over by the time they are asked for.
         let _ = shared.device.poll(wgpu::PollType::Poll);
         if done() {
-            return;
+            return true;
         }
-        let device = shared.clone();
-        let index = submission.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            device.device.poll(wgpu::PollType::Wait {
-                submission_index: index,
-                timeout: Some(POLL_SLICE),
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let _ = blocking(|| {
+            shared.device.poll(wgpu::PollType::Wait {
+                submission_index: submission.clone(),
+                timeout: Some(left.min(POLL_SLICE)),
             })
-        })
-        .await;
+        });
     }
 }
 
@@ -240,13 +265,13 @@ fn entry_points(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
         "[method]gpu.request-adapter",
         |accessor, slot, (gpu, _options): (Resource<obj::Gpu>, Option<wit::GpuRequestAdapterOptions>)| {
             Box::pin(async move {
-                let shared = with_job(accessor, slot, |job| {
+                with_job(accessor, slot, |job| {
                     job.get(&gpu).map_err(trap)?;
-                    Ok(job.shared.clone())
-                })?;
-                // Opening the device takes ~600 ms the first time: off the executor.
-                let _ = tokio::task::spawn_blocking(move || shared.device()).await;
-                with_job(accessor, slot, |job| Ok((job.request_adapter().map_err(trap)?,)))
+                    // Opening the device takes ~600 ms the first time.
+                    let shared = job.shared.clone();
+                    let _ = blocking(|| shared.device());
+                    Ok((job.request_adapter().map_err(trap)?,))
+                })
             })
         },
     )?;
@@ -483,23 +508,19 @@ fn buffer(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
         "[method]gpu-buffer.map-async",
         |accessor, slot, (this, mode, offset, size): (Buf, wit::GpuMapMode, Option<u64>, Option<u64>)| {
             Box::pin(async move {
-                let begun = with_job(accessor, slot, |job| {
-                    let begun = job.map_begin(&this, mode, offset, size).map_err(trap)?;
-                    let shared = job.device().map_err(trap)?;
-                    Ok((begun, shared, job.last_submission.clone()))
-                })?;
-                let (result, shared, submission) = match begun {
-                    (Ok(result), shared, submission) => (result, shared, submission),
-                    (Err(error), _, _) => return Ok((Err(error),)),
-                };
-                let ready = || result.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-                wait_for_device(shared, submission, ready).await;
-                let outcome = result
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take()
-                    .unwrap_or(Err(wgpu::BufferAsyncError));
                 with_job(accessor, slot, |job| {
+                    let result = match job.map_begin(&this, mode, offset, size).map_err(trap)? {
+                        Ok(result) => result,
+                        Err(error) => return Ok((Err(error),)),
+                    };
+                    let shared = job.device().map_err(trap)?;
+                    let ready = || result.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+                    wait_for_device(&shared, job.last_submission.clone(), job.deadline, ready);
+                    let outcome = result
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                        .unwrap_or(Err(wgpu::BufferAsyncError));
                     Ok((job.map_finish(&this, mode, offset, size, outcome).map_err(trap)?,))
                 })
             })
@@ -618,27 +639,18 @@ fn queue(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     )?;
     d.concurrent("[method]gpu-queue.on-submitted-work-done", |accessor, slot, (this,): (Q,)| {
         Box::pin(async move {
-            let (shared, submission) = with_job(accessor, slot, |job| {
+            with_job(accessor, slot, |job| {
                 job.get(&this).map_err(trap)?;
                 let shared = job.device().map_err(trap)?;
                 job.begin_timestamp_read(&shared);
-                Ok((shared, job.last_submission.clone()))
-            })?;
-            // Waits in slices, so a job killed meanwhile stops waiting.
-            while let Some(index) = submission.clone() {
-                let device = shared.clone();
-                let waited = tokio::task::spawn_blocking(move || {
-                    device.device.poll(wgpu::PollType::Wait {
-                        submission_index: Some(index),
-                        timeout: Some(POLL_SLICE),
-                    })
-                })
-                .await;
-                if !matches!(waited, Ok(Err(wgpu::PollError::Timeout))) {
-                    break;
-                }
-            }
-            with_job(accessor, slot, |job| {
+                // Fires once everything submitted so far (by any job) has run.
+                let finished = Arc::new(AtomicBool::new(false));
+                let flag = finished.clone();
+                shared
+                    .queue
+                    .on_submitted_work_done(move || flag.store(true, Ordering::Relaxed));
+                let done = || finished.load(Ordering::Relaxed);
+                wait_for_device(&shared, job.last_submission.clone(), job.deadline, done);
                 job.finish_timestamp_read(&shared);
                 Ok(())
             })
