@@ -110,6 +110,20 @@ impl GpuJob {
         Ok(handle)
     }
 
+    /// Adds a CUDA object to the job's table (bounded like every object).
+    pub(crate) fn cuda_push<T: Send + 'static>(&mut self, object: T) -> wasmtime::Result<Resource<T>> {
+        if self.objects >= MAX_OBJECTS_PER_JOB {
+            return Err(wasmtime::Error::msg(
+                GpuError::TooManyObjects {
+                    limit: MAX_OBJECTS_PER_JOB,
+                }
+                .to_string(),
+            ));
+        }
+        self.objects += 1;
+        Ok(self.table.push(object)?)
+    }
+
     /// The object behind `handle`, if it is this job's and of kind `T`.
     pub(crate) fn get<T: Object>(&self, handle: &Resource<T>) -> Result<&T, GpuError> {
         let object = self.table.get(handle).map_err(|_| GpuError::UnknownHandle {
@@ -243,5 +257,66 @@ impl Drop for GpuJob {
             uncaptured = self.scopes.uncaptured(),
             "GPU job state dropped"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_runtime::JobMeter;
+    use wasmtime::component::Resource;
+
+    use crate::error::GpuError;
+    use crate::webgpu::objects::{Device, Queue};
+    use crate::{DeviceConfig, GpuHost};
+
+    #[test]
+    fn a_handle_resolves_only_in_its_own_jobs_table_and_to_its_own_jobs_objects() {
+        let host = GpuHost::new(DeviceConfig::default());
+        let mut a = host.job_for_tests(1 << 20, JobMeter::detached());
+        let mut b = host.job_for_tests(1 << 20, JobMeter::detached());
+        let device_of_a = a.push(Device { owner: a.id }).unwrap();
+
+        // Job B has nothing at A's index.
+        let unknown = GpuError::UnknownHandle {
+            kind: "gpu-device",
+            rep: device_of_a.rep(),
+        };
+        assert_eq!(b.get(&device_of_a).err().unwrap(), unknown);
+
+        // B's own object at the same index, of another kind, is not a device.
+        let queue_of_b = b.push(Queue { owner: b.id }).unwrap();
+        assert_eq!(queue_of_b.rep(), device_of_a.rep());
+        let forged = Resource::<Device>::new_borrow(queue_of_b.rep());
+        assert_eq!(b.get(&forged).err().unwrap(), unknown);
+
+        // An object of A's that reached B's table is refused by its owner.
+        let leaked = b.push(Device { owner: a.id }).unwrap();
+        assert_eq!(
+            b.get(&leaked).err().unwrap(),
+            GpuError::ForeignHandle {
+                kind: "gpu-device",
+                rep: leaked.rep(),
+            }
+        );
+        assert!(a.get(&device_of_a).is_ok());
+    }
+
+    #[test]
+    fn the_memory_cap_is_enforced_by_the_account_and_released_on_drop() {
+        let host = GpuHost::new(DeviceConfig::default());
+        let job = host.job_for_tests(1000, JobMeter::detached());
+        let first = job.memory.charge(600).unwrap();
+        assert!(matches!(
+            job.memory.charge(500),
+            Err(GpuError::OverCap {
+                requested: 500,
+                used: 600,
+                cap: 1000
+            })
+        ));
+        assert_eq!(host.live_buffers(), (1, 600));
+        drop(first);
+        assert_eq!(host.live_buffers(), (0, 0));
+        assert!(job.memory.charge(u64::MAX).is_err(), "no overflow past the cap");
     }
 }

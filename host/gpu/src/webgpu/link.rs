@@ -149,6 +149,22 @@ impl Definer<'_, '_> {
         Ok(())
     }
 
+    /// A `kiln:gpu/cuda` resource: objects in the job's table, dropped with the handle.
+    pub(crate) fn cuda_resource<T: Send + 'static>(&mut self, name: &str) -> wasmtime::Result<()> {
+        let slot = self.slot;
+        self.instance.resource(
+            name,
+            ResourceType::host::<T>(),
+            move |mut store: StoreContextMut<'_, JobState>, rep| {
+                let job = job_of(store.data_mut(), slot)?;
+                let _ = job.table.delete(Resource::<T>::new_own(rep));
+                Ok(())
+            },
+        )?;
+        self.names.push(name.to_owned());
+        Ok(())
+    }
+
     /// A resource type of the interface that Kiln never makes (outside the
     /// compute subset): defined so signatures that mention it link.
     pub(crate) fn unmade<T: 'static>(&mut self, name: &str) -> wasmtime::Result<()> {
