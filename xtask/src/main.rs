@@ -7,7 +7,7 @@
 //!   test suite with cargo-nextest, doc tests and a short fuzz run. This is
 //!   the README's test command and what `.ci/run` calls.
 //! - `guests`: build the guest components for `wasm32-wasip2`.
-//! - `bench SUITE`: run a benchmark suite in release mode (`sandbox`).
+//! - `bench SUITE`: run a benchmark suite in release mode (`sandbox`, `gpu`).
 //! - `fuzz TARGET [SECONDS]`: run one fuzz target for longer.
 //! - `sbf`: build the settlement program's SBF ELF (see `sbf.rs`).
 //!
@@ -29,7 +29,7 @@ usage: cargo xtask <command>
 commands:
   setup                    install missing toolchains, targets, cargo tools and packages
   guests                   build the guest components (examples, test guests) for wasm32-wasip2
-  bench <suite>            run a benchmark suite in release mode (sandbox)
+  bench <suite>            run a benchmark suite in release mode (sandbox, gpu)
   test                     setup, then fmt, clippy, guest builds, tests, doc tests, fuzz smoke
   fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)
   sbf                      build the settlement program to an SBF ELF (target/sbf/)";

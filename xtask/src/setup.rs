@@ -30,9 +30,10 @@ const CARGO_TOOLS: &[(&str, &[&str])] = &[
 /// The SBF linker, pinned: 0.2.6 loads the pinned nightly's LLVM 23 (SOLANA.md).
 const SBPF_LINKER: (&str, &str) = ("sbpf-linker", "0.2.6");
 
-/// Debian packages the tests need. None yet: the GPU issue adds
-/// `mesa-vulkan-drivers` (lavapipe) and the scheduler issue `postgresql`.
-const APT_PACKAGES: &[&str] = &[];
+/// Debian packages the tests need: `mesa-vulkan-drivers` gives Mesa's
+/// lavapipe, a software Vulkan device, so every GPU test runs for real on
+/// machines without a GPU (host/gpu/README.md).
+const APT_PACKAGES: &[&str] = &["mesa-vulkan-drivers"];
 
 /// Entry point for `cargo xtask setup`: installs whatever is missing.
 pub fn run() -> Result<()> {

@@ -69,6 +69,15 @@ mod component {
                     .all(|(v, i)| u32::from_le_bytes([v[0], v[1], v[2], v[3]]) == 2 * i);
                 format!("doubled {doubled}")
             }
+            "calls" => {
+                // The benchmark's per-call cost: a trivial host call, n times.
+                let buffer = gpu.storage_buffer(16)?;
+                let mut total = 0u64;
+                for _ in 0..arg(argument)? {
+                    total = total.wrapping_add(buffer.raw().size());
+                }
+                format!("calls {total}")
+            }
             "oob-write" => {
                 let buffer = gpu.storage_buffer(64)?;
                 class(gpu.write(&buffer, 60, &[1; 8]))
