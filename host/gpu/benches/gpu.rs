@@ -26,7 +26,11 @@ use kiln_runtime::{JobLimits, Runtime, RuntimeConfig, Workload};
 const CALLS: u64 = 200_000;
 
 fn rounds() -> usize {
-    if std::env::var_os("KILN_BENCH_QUICK").is_some() { 3 } else { 11 }
+    if std::env::var_os("KILN_BENCH_QUICK").is_some() {
+        3
+    } else {
+        11
+    }
 }
 
 fn guest(name: &str) -> Vec<u8> {
@@ -42,7 +46,10 @@ fn guest(name: &str) -> Vec<u8> {
     );
     let path = dir.join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; build the guests with `cargo xtask guests`", path.display())
+        panic!(
+            "{}: {e}; build the guests with `cargo xtask guests`",
+            path.display()
+        )
     })
 }
 
@@ -60,7 +67,12 @@ enum Binding<'a> {
 
 /// The native baseline: compile `wgsl`, make the buffers, bind them in
 /// order at group 0, dispatch, read the output buffer back.
-fn native(shared: &SharedDevice, wgsl: &str, bindings: &[Binding<'_>], workgroups: [u32; 3]) -> Vec<u8> {
+fn native(
+    shared: &SharedDevice,
+    wgsl: &str,
+    bindings: &[Binding<'_>],
+    workgroups: [u32; 3],
+) -> Vec<u8> {
     let device = &shared.device;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: None,
@@ -74,17 +86,27 @@ fn native(shared: &SharedDevice, wgsl: &str, bindings: &[Binding<'_>], workgroup
         compilation_options: Default::default(),
         cache: None,
     });
-    let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+    let storage =
+        wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
     let mut output = None;
     let buffers: Vec<wgpu::Buffer> = bindings
         .iter()
         .map(|binding| {
             let (size, usage, data) = match binding {
-                Binding::Uniform(data) => (data.len() as u64, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST, Some(*data)),
+                Binding::Uniform(data) => (
+                    data.len() as u64,
+                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    Some(*data),
+                ),
                 Binding::Storage(data) => (data.len() as u64, storage, Some(*data)),
                 Binding::Output(size) => (*size, storage, None),
             };
-            let buffer = device.create_buffer(&wgpu::BufferDescriptor { label: None, size, usage, mapped_at_creation: false });
+            let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size,
+                usage,
+                mapped_at_creation: false,
+            });
             if let Some(data) = data {
                 shared.queue.write_buffer(&buffer, 0, data);
             }
@@ -98,9 +120,16 @@ fn native(shared: &SharedDevice, wgsl: &str, bindings: &[Binding<'_>], workgroup
     let entries: Vec<_> = buffers
         .iter()
         .zip(0u32..)
-        .map(|(buffer, binding)| wgpu::BindGroupEntry { binding, resource: buffer.as_entire_binding() })
+        .map(|(buffer, binding)| wgpu::BindGroupEntry {
+            binding,
+            resource: buffer.as_entire_binding(),
+        })
         .collect();
-    let group = device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
+    let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &layout,
+        entries: &entries,
+    });
     let mut encoder = device.create_command_encoder(&Default::default());
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
@@ -117,9 +146,17 @@ fn native(shared: &SharedDevice, wgsl: &str, bindings: &[Binding<'_>], workgroup
     });
     encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, size);
     shared.queue.submit([encoder.finish()]);
-    staging.slice(..).map_async(wgpu::MapMode::Read, |result| result.expect("map"));
-    device.poll(wgpu::PollType::wait_indefinitely()).expect("poll");
-    let bytes = staging.slice(..).get_mapped_range().expect("mapped").to_vec();
+    staging
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, |result| result.expect("map"));
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .expect("poll");
+    let bytes = staging
+        .slice(..)
+        .get_mapped_range()
+        .expect("mapped")
+        .to_vec();
     staging.unmap();
     bytes
 }
@@ -129,7 +166,10 @@ fn native_mandelbrot(shared: &SharedDevice, params: Params) -> Vec<u8> {
     let rgba = native(
         shared,
         kiln_example_mandelbrot::WGSL,
-        &[Binding::Uniform(&uniforms), Binding::Output(params.pixel_bytes())],
+        &[
+            Binding::Uniform(&uniforms),
+            Binding::Output(params.pixel_bytes()),
+        ],
         params.workgroups(),
     );
     kiln_example_mandelbrot::encode_png(params.width, params.height, &rgba).expect("png")
@@ -137,23 +177,40 @@ fn native_mandelbrot(shared: &SharedDevice, params: Params) -> Vec<u8> {
 
 fn native_matmul(shared: &SharedDevice, job: Job) -> Vec<u8> {
     let (a, b) = job.matrices();
-    let (a, b) = (kiln_example_matmul_gpu::to_bytes(&a), kiln_example_matmul_gpu::to_bytes(&b));
+    let (a, b) = (
+        kiln_example_matmul_gpu::to_bytes(&a),
+        kiln_example_matmul_gpu::to_bytes(&b),
+    );
     let bytes = u64::from(job.n) * u64::from(job.n) * 4;
     let product = native(
         shared,
         kiln_example_matmul_gpu::WGSL,
-        &[Binding::Storage(&a), Binding::Storage(&b), Binding::Output(bytes), Binding::Uniform(&job.uniform_bytes())],
+        &[
+            Binding::Storage(&a),
+            Binding::Storage(&b),
+            Binding::Output(bytes),
+            Binding::Uniform(&job.uniform_bytes()),
+        ],
         job.workgroups(),
     );
-    kiln_example_matmul_gpu::finish(job, &kiln_example_matmul_gpu::from_bytes(&product)).expect("finish")
+    kiln_example_matmul_gpu::finish(job, &kiln_example_matmul_gpu::from_bytes(&product))
+        .expect("finish")
 }
 
-async fn guest_job(runtime: &Runtime, workload: &Workload, input: &[u8]) -> (Duration, Vec<u8>, u64) {
+async fn guest_job(
+    runtime: &Runtime,
+    workload: &Workload,
+    input: &[u8],
+) -> (Duration, Vec<u8>, u64) {
     let limits = JobLimits::default();
     let started = Instant::now();
     let report = runtime.run(workload, input.to_vec(), limits).await;
     let elapsed = started.elapsed();
-    (elapsed, report.result.expect("guest job"), report.usage.gpu_ns)
+    (
+        elapsed,
+        report.result.expect("guest job"),
+        report.usage.gpu_ns,
+    )
 }
 
 fn ratio(guest: Duration, native: Duration) -> f64 {
@@ -161,26 +218,48 @@ fn ratio(guest: Duration, native: Duration) -> f64 {
 }
 
 fn main() {
-    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     tokio.block_on(async {
         let gpu = GpuHost::new(DeviceConfig::default());
-        let shared = gpu.device().expect("a GPU adapter (lavapipe: apt-get install mesa-vulkan-drivers)");
+        let shared = gpu
+            .device()
+            .expect("a GPU adapter (lavapipe: apt-get install mesa-vulkan-drivers)");
         let scratch = tempfile::tempdir().expect("scratch");
-        let runtime = Runtime::new(RuntimeConfig::new(scratch.path()).with_extension(gpu.extension())).expect("runtime");
-        let mandelbrot = runtime.load(&guest("kiln_example_mandelbrot")).expect("mandelbrot");
-        let matmul = runtime.load(&guest("kiln_example_matmul_gpu")).expect("matmul-gpu");
+        let runtime =
+            Runtime::new(RuntimeConfig::new(scratch.path()).with_extension(gpu.extension()))
+                .expect("runtime");
+        let mandelbrot = runtime
+            .load(&guest("kiln_example_mandelbrot"))
+            .expect("mandelbrot");
+        let matmul = runtime
+            .load(&guest("kiln_example_matmul_gpu"))
+            .expect("matmul-gpu");
         let probe = runtime.load(&guest("kiln_test_gpu_probe")).expect("probe");
 
         let params = Params::parse(&[]).expect("defaults");
-        let job = Job { check: false, ..Job::parse(&[]).expect("defaults") };
+        let job = Job {
+            check: false,
+            ..Job::parse(&[]).expect("defaults")
+        };
         let (mandel_input, matmul_input) = (params.to_input(), job.to_input());
 
         // Warm up both paths (shader caches, warm instances, page faults),
         // and check that they agree.
         let (_, guest_png, _) = guest_job(&runtime, &mandelbrot, &mandel_input).await;
-        assert_eq!(guest_png, native_mandelbrot(&shared, params), "same PNG both ways");
+        assert_eq!(
+            guest_png,
+            native_mandelbrot(&shared, params),
+            "same PNG both ways"
+        );
         let (_, guest_product, _) = guest_job(&runtime, &matmul, &matmul_input).await;
-        assert_eq!(guest_product, native_matmul(&shared, job), "same product both ways");
+        assert_eq!(
+            guest_product,
+            native_matmul(&shared, job),
+            "same product both ways"
+        );
 
         let mut samples: [Vec<Duration>; 4] = Default::default();
         let mut gpu_ns = [Vec::new(), Vec::new()];
@@ -205,14 +284,44 @@ fn main() {
         let mut many = Vec::new();
         for _ in 0..rounds() {
             one.push(guest_job(&runtime, &probe, b"calls:1").await.0);
-            many.push(guest_job(&runtime, &probe, format!("calls:{CALLS}").as_bytes()).await.0);
+            many.push(
+                guest_job(&runtime, &probe, format!("calls:{CALLS}").as_bytes())
+                    .await
+                    .0,
+            );
         }
         let per_call = median(many).saturating_sub(median(one)).as_nanos() as f64 / CALLS as f64;
 
-        println!("kiln GPU benchmark on {} ({:?}, {:?}), {} rounds, medians", shared.adapter_name(), shared.info.backend, shared.info.device_type, rounds());
-        println!("{:<34} {:>11} {:>11} {:>7} {:>12}", "workload", "guest", "native", "ratio", "billed GPU");
-        println!("{:<34} {:>11.2?} {:>11.2?} {:>6.3}x {:>12.2?}", format!("mandelbrot {}x{}, {} iterations", params.width, params.height, params.max_iter), mg, mn, ratio(mg, mn), mgpu);
-        println!("{:<34} {:>11.2?} {:>11.2?} {:>6.3}x {:>12.2?}", format!("matmul-gpu n = {}", job.n), xg, xn, ratio(xg, xn), xgpu);
+        println!(
+            "kiln GPU benchmark on {} ({:?}, {:?}), {} rounds, medians",
+            shared.adapter_name(),
+            shared.info.backend,
+            shared.info.device_type,
+            rounds()
+        );
+        println!(
+            "{:<34} {:>11} {:>11} {:>7} {:>12}",
+            "workload", "guest", "native", "ratio", "billed GPU"
+        );
+        println!(
+            "{:<34} {:>11.2?} {:>11.2?} {:>6.3}x {:>12.2?}",
+            format!(
+                "mandelbrot {}x{}, {} iterations",
+                params.width, params.height, params.max_iter
+            ),
+            mg,
+            mn,
+            ratio(mg, mn),
+            mgpu
+        );
+        println!(
+            "{:<34} {:>11.2?} {:>11.2?} {:>6.3}x {:>12.2?}",
+            format!("matmul-gpu n = {}", job.n),
+            xg,
+            xn,
+            ratio(xg, xn),
+            xgpu
+        );
         println!("trivial host call (gpu-buffer.size): {per_call:.0} ns per call ({CALLS} calls)");
         println!("target: guest within 1.1x of native");
     });

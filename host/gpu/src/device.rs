@@ -66,7 +66,8 @@ impl SharedDevice {
         }))
         .map_err(|e| DeviceError::NoAdapter(e.to_string()))?;
         let info = adapter.get_info();
-        let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
+        let wanted =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
         let timestamps = !config.force_host_timing && adapter.features().contains(wanted);
         let limits = adapter.limits();
         let (device, queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor {

@@ -111,7 +111,10 @@ impl GpuJob {
     }
 
     /// Adds a CUDA object to the job's table (bounded like every object).
-    pub(crate) fn cuda_push<T: Send + 'static>(&mut self, object: T) -> wasmtime::Result<Resource<T>> {
+    pub(crate) fn cuda_push<T: Send + 'static>(
+        &mut self,
+        object: T,
+    ) -> wasmtime::Result<Resource<T>> {
         if self.objects >= MAX_OBJECTS_PER_JOB {
             return Err(wasmtime::Error::msg(
                 GpuError::TooManyObjects {
@@ -126,10 +129,13 @@ impl GpuJob {
 
     /// The object behind `handle`, if it is this job's and of kind `T`.
     pub(crate) fn get<T: Object>(&self, handle: &Resource<T>) -> Result<&T, GpuError> {
-        let object = self.table.get(handle).map_err(|_| GpuError::UnknownHandle {
-            kind: T::KIND,
-            rep: handle.rep(),
-        })?;
+        let object = self
+            .table
+            .get(handle)
+            .map_err(|_| GpuError::UnknownHandle {
+                kind: T::KIND,
+                rep: handle.rep(),
+            })?;
         if object.owner() != self.id {
             return Err(GpuError::ForeignHandle {
                 kind: T::KIND,
@@ -317,6 +323,9 @@ mod tests {
         assert_eq!(host.live_buffers(), (1, 600));
         drop(first);
         assert_eq!(host.live_buffers(), (0, 0));
-        assert!(job.memory.charge(u64::MAX).is_err(), "no overflow past the cap");
+        assert!(
+            job.memory.charge(u64::MAX).is_err(),
+            "no overflow past the cap"
+        );
     }
 }

@@ -99,9 +99,11 @@ impl Timing {
         };
         let (before, after) = (stamp(pair * 2), stamp(pair * 2 + 1));
         self.pending += 1;
-        shared
-            .queue
-            .submit(std::iter::once(before).chain(guest).chain(std::iter::once(after)))
+        shared.queue.submit(
+            std::iter::once(before)
+                .chain(guest)
+                .chain(std::iter::once(after)),
+        )
     }
 
     /// Resolves the pending pairs, copies them to the read-back buffer and
@@ -138,9 +140,9 @@ impl Timing {
 
     /// True unless a read-back is asked for and not mapped yet.
     pub(crate) fn reading_done(&self) -> bool {
-        self.reading.as_ref().is_none_or(|(_, slot)| {
-            slot.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-        })
+        self.reading
+            .as_ref()
+            .is_none_or(|(_, slot)| slot.lock().unwrap_or_else(|e| e.into_inner()).is_some())
     }
 
     /// Reads the mapped timestamps and records their sum on `meter`. Does

@@ -46,8 +46,16 @@ impl LaunchConfig {
     /// `n` threads in blocks of `block` threads, one dimension.
     pub fn linear(n: u32, block: u32) -> Self {
         Self {
-            grid: Dim3 { x: n.div_ceil(block.max(1)), y: 1, z: 1 },
-            block: Dim3 { x: block, y: 1, z: 1 },
+            grid: Dim3 {
+                x: n.div_ceil(block.max(1)),
+                y: 1,
+                z: 1,
+            },
+            block: Dim3 {
+                x: block,
+                y: 1,
+                z: 1,
+            },
             shared_mem_bytes: 0,
         }
     }

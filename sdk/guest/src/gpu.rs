@@ -110,8 +110,8 @@ impl Gpu {
         let gpu = wgpu::get_gpu();
         let adapter = block_on(gpu.request_adapter(None)).ok_or(Error::NoAdapter)?;
         let adapter_name = adapter.info().device();
-        let device = block_on(adapter.request_device(None))
-            .map_err(|e| Error::Device(e.message))?;
+        let device =
+            block_on(adapter.request_device(None)).map_err(|e| Error::Device(e.message))?;
         let queue = device.queue();
         Ok(Self {
             device,
@@ -222,7 +222,12 @@ impl Gpu {
     }
 
     /// Binds `buffers` to group `group` of `kernel`: `buffers[i]` at `@binding(i)`.
-    pub fn bind(&self, kernel: &Kernel, group: u32, buffers: &[&Buffer]) -> Result<BindGroup, Error> {
+    pub fn bind(
+        &self,
+        kernel: &Kernel,
+        group: u32,
+        buffers: &[&Buffer],
+    ) -> Result<BindGroup, Error> {
         let inner = self.scoped(|| {
             let layout = kernel.pipeline.get_bind_group_layout(group);
             let entries: Vec<_> = buffers
@@ -245,7 +250,12 @@ impl Gpu {
 
     /// Runs `kernel` on `workgroups` (x, y, z), `groups[i]` bound at group `i`,
     /// and submits it. Returns when it is queued.
-    pub fn dispatch(&self, kernel: &Kernel, groups: &[&BindGroup], workgroups: [u32; 3]) -> Result<(), Error> {
+    pub fn dispatch(
+        &self,
+        kernel: &Kernel,
+        groups: &[&BindGroup],
+        workgroups: [u32; 3],
+    ) -> Result<(), Error> {
         self.scoped(|| {
             let encoder = self.device.create_command_encoder(None);
             let pass = encoder.begin_compute_pass(None);
@@ -267,7 +277,13 @@ impl Gpu {
         let staging = self.buffer(len, BufferUsage::MAP_READ | BufferUsage::COPY_DST)?;
         self.scoped(|| {
             let encoder = self.device.create_command_encoder(None);
-            encoder.copy_buffer_to_buffer(&buffer.inner, Some(offset), &staging.inner, Some(0), Some(len));
+            encoder.copy_buffer_to_buffer(
+                &buffer.inner,
+                Some(offset),
+                &staging.inner,
+                Some(0),
+                Some(len),
+            );
             let commands = encoder.finish(None);
             self.queue.submit(&[&commands]);
         })?;

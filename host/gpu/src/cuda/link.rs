@@ -36,47 +36,62 @@ pub(crate) fn add_to_linker(
             Err(error) => Err(error),
         },))
     })?;
-    d.func("[method]context.device-name", |job, (this,): (Resource<Context>,)| {
-        Ok((match job.table.get(&this) {
-            Ok(context) => job.cuda.device_name(context),
-            Err(_) => Err(missing("context")),
-        },))
-    })?;
-    d.func("[method]context.load-ptx", |job, (this, ptx): (Resource<Context>, String)| {
-        let loaded = match job.table.get(&this) {
-            Ok(context) => job.cuda.load_ptx(context, ptx),
-            Err(_) => Err(missing("context")),
-        };
-        Ok((match loaded {
-            Ok(module) => Ok(job.cuda_push(module)?),
-            Err(error) => Err(error),
-        },))
-    })?;
-    d.func("[method]context.alloc", |job, (this, len): (Resource<Context>, u64)| {
-        let allocated = match job.table.get(&this) {
-            Ok(context) => job.cuda.alloc(context, len),
-            Err(_) => Err(missing("context")),
-        };
-        Ok((match allocated {
-            Ok(buffer) => Ok(job.cuda_push(buffer)?),
-            Err(error) => Err(error),
-        },))
-    })?;
-    d.func("[method]context.synchronize", |job, (this,): (Resource<Context>,)| {
-        Ok((match job.table.get(&this) {
-            Ok(context) => job.cuda.synchronize(context),
-            Err(_) => Err(missing("context")),
-        },))
-    })?;
+    d.func(
+        "[method]context.device-name",
+        |job, (this,): (Resource<Context>,)| {
+            Ok((match job.table.get(&this) {
+                Ok(context) => job.cuda.device_name(context),
+                Err(_) => Err(missing("context")),
+            },))
+        },
+    )?;
+    d.func(
+        "[method]context.load-ptx",
+        |job, (this, ptx): (Resource<Context>, String)| {
+            let loaded = match job.table.get(&this) {
+                Ok(context) => job.cuda.load_ptx(context, ptx),
+                Err(_) => Err(missing("context")),
+            };
+            Ok((match loaded {
+                Ok(module) => Ok(job.cuda_push(module)?),
+                Err(error) => Err(error),
+            },))
+        },
+    )?;
+    d.func(
+        "[method]context.alloc",
+        |job, (this, len): (Resource<Context>, u64)| {
+            let allocated = match job.table.get(&this) {
+                Ok(context) => job.cuda.alloc(context, len),
+                Err(_) => Err(missing("context")),
+            };
+            Ok((match allocated {
+                Ok(buffer) => Ok(job.cuda_push(buffer)?),
+                Err(error) => Err(error),
+            },))
+        },
+    )?;
+    d.func(
+        "[method]context.synchronize",
+        |job, (this,): (Resource<Context>,)| {
+            Ok((match job.table.get(&this) {
+                Ok(context) => job.cuda.synchronize(context),
+                Err(_) => Err(missing("context")),
+            },))
+        },
+    )?;
     d.func(
         "[method]module.launch",
         |job, (this, name, config, args): (Resource<Module>, String, LaunchConfig, Vec<KernelArg>)| {
             Ok((launch(job, &this, &name, config, &args),))
         },
     )?;
-    d.func("[method]device-buffer.len", |job, (this,): (Resource<DeviceBuffer>,)| {
-        Ok((job.table.get(&this).map(DeviceBuffer::len).unwrap_or(0),))
-    })?;
+    d.func(
+        "[method]device-buffer.len",
+        |job, (this,): (Resource<DeviceBuffer>,)| {
+            Ok((job.table.get(&this).map(DeviceBuffer::len).unwrap_or(0),))
+        },
+    )?;
     d.func(
         "[method]device-buffer.write",
         |job, (this, offset, data): (Resource<DeviceBuffer>, u64, Vec<u8>)| {

@@ -82,7 +82,8 @@ impl CudaJob {
         if !driver_present() {
             return Err(no_driver());
         }
-        let ordinal = usize::try_from(ordinal).map_err(|e| CudaError::InvalidArgument(e.to_string()))?;
+        let ordinal =
+            usize::try_from(ordinal).map_err(|e| CudaError::InvalidArgument(e.to_string()))?;
         // cudarc panics rather than failing in a few driver-less corners;
         // contain them as the typed error.
         let ctx = std::panic::catch_unwind(|| CudaContext::new(ordinal))
@@ -145,7 +146,9 @@ impl CudaJob {
         }
         let dims = [config.grid, config.block];
         if dims.iter().any(|d| d.x == 0 || d.y == 0 || d.z == 0) {
-            return Err(CudaError::InvalidArgument("grid and block dimensions must be at least 1".into()));
+            return Err(CudaError::InvalidArgument(
+                "grid and block dimensions must be at least 1".into(),
+            ));
         }
         let function: CudaFunction = module
             .module
@@ -195,7 +198,12 @@ impl CudaJob {
         Ok(())
     }
 
-    pub(crate) fn write(&self, buffer: &mut DeviceBuffer, offset: u64, data: &[u8]) -> Result<(), CudaError> {
+    pub(crate) fn write(
+        &self,
+        buffer: &mut DeviceBuffer,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), CudaError> {
         let (start, end) = range(offset, data.len() as u64, buffer.slice.len())?;
         let mut view = buffer.slice.slice_mut(start..end);
         buffer
@@ -204,7 +212,12 @@ impl CudaJob {
             .map_err(launch_failed)
     }
 
-    pub(crate) fn read(&self, buffer: &DeviceBuffer, offset: u64, len: u64) -> Result<Vec<u8>, CudaError> {
+    pub(crate) fn read(
+        &self,
+        buffer: &DeviceBuffer,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, CudaError> {
         let (start, end) = range(offset, len, buffer.slice.len())?;
         let view = buffer.slice.slice(start..end);
         buffer.stream.clone_dtoh(&view).map_err(launch_failed)

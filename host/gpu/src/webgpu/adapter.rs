@@ -43,9 +43,8 @@ impl GpuJob {
     pub(crate) fn supported_limits(&mut self) -> Result<Resource<SupportedLimits>, GpuError> {
         let mut limits = self.device()?.limits.clone();
         limits.max_buffer_size = limits.max_buffer_size.min(self.memory.cap);
-        limits.max_storage_buffer_binding_size = limits
-            .max_storage_buffer_binding_size
-            .min(self.memory.cap);
+        limits.max_storage_buffer_binding_size =
+            limits.max_storage_buffer_binding_size.min(self.memory.cap);
         self.push(SupportedLimits {
             owner: self.id,
             limits,
@@ -81,7 +80,10 @@ impl GpuJob {
         Ok(Ok(self.push(Device { owner: self.id })?))
     }
 
-    pub(crate) fn device_queue(&mut self, device: &Resource<Device>) -> Result<Resource<Queue>, GpuError> {
+    pub(crate) fn device_queue(
+        &mut self,
+        device: &Resource<Device>,
+    ) -> Result<Resource<Queue>, GpuError> {
         self.get(device)?;
         self.push(Queue { owner: self.id })
     }
@@ -121,7 +123,10 @@ impl GpuJob {
         Ok(Ok(Some(handle)))
     }
 
-    pub(crate) fn error_kind(&self, error: &Resource<ScopeError>) -> Result<GpuErrorKind, GpuError> {
+    pub(crate) fn error_kind(
+        &self,
+        error: &Resource<ScopeError>,
+    ) -> Result<GpuErrorKind, GpuError> {
         Ok(match self.get(error)?.class {
             ErrorClass::Validation => GpuErrorKind::ValidationError,
             ErrorClass::OutOfMemory => GpuErrorKind::OutOfMemoryError,

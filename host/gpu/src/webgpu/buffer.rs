@@ -49,7 +49,10 @@ fn usage_to_wgpu(usage: GpuBufferUsage) -> wgpu::BufferUsages {
         (GpuBufferUsage::UNIFORM, wgpu::BufferUsages::UNIFORM),
         (GpuBufferUsage::STORAGE, wgpu::BufferUsages::STORAGE),
         (GpuBufferUsage::INDIRECT, wgpu::BufferUsages::INDIRECT),
-        (GpuBufferUsage::QUERY_RESOLVE, wgpu::BufferUsages::QUERY_RESOLVE),
+        (
+            GpuBufferUsage::QUERY_RESOLVE,
+            wgpu::BufferUsages::QUERY_RESOLVE,
+        ),
     ];
     pairs
         .into_iter()
@@ -102,7 +105,7 @@ impl GpuJob {
                 descriptor.size, shared.limits.max_buffer_size
             )));
         }
-        if mapped && descriptor.size % COPY_ALIGNMENT != 0 {
+        if mapped && !descriptor.size.is_multiple_of(COPY_ALIGNMENT) {
             return Err(GpuError::Validation(
                 "a buffer mapped at creation must be a multiple of 4 bytes".into(),
             ));
@@ -127,7 +130,10 @@ impl GpuJob {
         Ok(self.get(buffer)?.size)
     }
 
-    pub(crate) fn buffer_usage(&self, buffer: &Resource<Buffer>) -> Result<GpuBufferUsage, GpuError> {
+    pub(crate) fn buffer_usage(
+        &self,
+        buffer: &Resource<Buffer>,
+    ) -> Result<GpuBufferUsage, GpuError> {
         Ok(self.get(buffer)?.usage)
     }
 
@@ -193,7 +199,7 @@ impl GpuJob {
                 message,
             }))
         };
-        if offset % MAP_OFFSET_ALIGNMENT != 0 || size % COPY_ALIGNMENT != 0 {
+        if !offset.is_multiple_of(MAP_OFFSET_ALIGNMENT) || !size.is_multiple_of(COPY_ALIGNMENT) {
             return range_error(format!(
                 "offset {offset} must be a multiple of 8 and size {size} of 4"
             ));
@@ -274,8 +280,14 @@ impl GpuJob {
     ) -> Result<Result<(wgpu::Buffer, u64, u64), GetMappedRangeError>, GpuError> {
         let error = |kind, message: String| Ok(Err(GetMappedRangeError { kind, message }));
         let object = self.get(buffer)?;
-        let (Some(inner), MapState::Mapped { mode, offset: start, size: len }) =
-            (&object.inner, object.map)
+        let (
+            Some(inner),
+            MapState::Mapped {
+                mode,
+                offset: start,
+                size: len,
+            },
+        ) = (&object.inner, object.map)
         else {
             return error(
                 GetMappedRangeErrorKind::OperationError,
@@ -290,7 +302,7 @@ impl GpuJob {
         }
         let offset = offset.unwrap_or(start);
         let size = size.unwrap_or(object.size.saturating_sub(offset));
-        if offset % MAP_OFFSET_ALIGNMENT != 0 || size % COPY_ALIGNMENT != 0 {
+        if !offset.is_multiple_of(MAP_OFFSET_ALIGNMENT) || !size.is_multiple_of(COPY_ALIGNMENT) {
             return error(
                 GetMappedRangeErrorKind::RangeError,
                 format!("offset {offset} must be a multiple of 8 and size {size} of 4"),
@@ -325,10 +337,12 @@ impl GpuJob {
             return Ok(Ok(Vec::new()));
         }
         let view = inner.get_mapped_range(offset..offset + size);
-        Ok(view.map(|view| view.to_vec()).map_err(|e| GetMappedRangeError {
-            kind: GetMappedRangeErrorKind::OperationError,
-            message: e.to_string(),
-        }))
+        Ok(view
+            .map(|view| view.to_vec())
+            .map_err(|e| GetMappedRangeError {
+                kind: GetMappedRangeErrorKind::OperationError,
+                message: e.to_string(),
+            }))
     }
 
     pub(crate) fn mapped_write(
@@ -412,14 +426,16 @@ impl GpuJob {
         if let Err(e) = check_range("buffer", offset, size, object.size) {
             return error(e.to_string());
         }
-        if offset % COPY_ALIGNMENT != 0 || size % COPY_ALIGNMENT != 0 {
+        if !offset.is_multiple_of(COPY_ALIGNMENT) || !size.is_multiple_of(COPY_ALIGNMENT) {
             return error(format!(
                 "offset {offset} and size {size} must be multiples of 4"
             ));
         }
-        let (start, end) = match (usize::try_from(data_offset), usize::try_from(data_offset + size)) {
-            (Ok(start), Ok(end)) => (start, end),
-            _ => return error("range does not fit this host".into()),
+        let (Ok(start), Ok(end)) = (
+            usize::try_from(data_offset),
+            usize::try_from(data_offset + size),
+        ) else {
+            return error("range does not fit this host".into());
         };
         let shared = self.device()?;
         let ((), errors) = capture(&shared.device, || {

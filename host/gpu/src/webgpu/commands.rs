@@ -92,7 +92,10 @@ impl GpuJob {
         let object = self.get_mut(pass)?;
         let invalid = object.encoder_invalid.clone();
         let Some(inner) = object.inner.as_mut() else {
-            self.poison(&invalid, GpuError::Validation("the compute pass has ended".into()));
+            self.poison(
+                &invalid,
+                GpuError::Validation("the compute pass has ended".into()),
+            );
             return Ok(());
         };
         let ((), errors) = capture(&shared.device, || record(inner));
@@ -110,7 +113,10 @@ impl GpuJob {
     ) -> Result<(), GpuError> {
         let Some(pipeline) = self.get(pipeline)?.inner.clone() else {
             let invalid = self.get(pass)?.encoder_invalid.clone();
-            self.poison(&invalid, GpuError::Validation("the pipeline is invalid".into()));
+            self.poison(
+                &invalid,
+                GpuError::Validation("the pipeline is invalid".into()),
+            );
             return Ok(());
         };
         self.record(pass, |pass| pass.set_pipeline(&pipeline))
@@ -135,13 +141,18 @@ impl GpuJob {
                 Some(group) => Some(group),
                 None => {
                     let invalid = self.get(pass)?.encoder_invalid.clone();
-                    self.poison(&invalid, GpuError::Validation("the bind group is invalid".into()));
+                    self.poison(
+                        &invalid,
+                        GpuError::Validation("the bind group is invalid".into()),
+                    );
                     return Ok(Ok(()));
                 }
             },
             None => None,
         };
-        self.record(pass, |pass| pass.set_bind_group(index, group.as_ref(), offsets))?;
+        self.record(pass, |pass| {
+            pass.set_bind_group(index, group.as_ref(), offsets)
+        })?;
         Ok(Ok(()))
     }
 
@@ -179,7 +190,10 @@ impl GpuJob {
             }
             None => {
                 let invalid = object.encoder_invalid.clone();
-                self.poison(&invalid, GpuError::Validation("the compute pass already ended".into()));
+                self.poison(
+                    &invalid,
+                    GpuError::Validation("the compute pass already ended".into()),
+                );
             }
         }
         Ok(())
@@ -204,7 +218,6 @@ impl GpuJob {
         Ok((inner, buffer.size))
     }
 
-    #[expect(clippy::too_many_arguments, reason = "the WIT function's parameters")]
     pub(crate) fn copy_buffer_to_buffer(
         &mut self,
         encoder: &Resource<CommandEncoder>,
@@ -224,7 +237,10 @@ impl GpuJob {
             let size = size.unwrap_or(src_len.saturating_sub(src_offset));
             check_range("copy source", src_offset, size, src_len)?;
             check_range("copy destination", dst_offset, size, dst_len)?;
-            if [src_offset, dst_offset, size].iter().any(|v| v % 4 != 0) {
+            if [src_offset, dst_offset, size]
+                .iter()
+                .any(|v| !v.is_multiple_of(4))
+            {
                 return Err(GpuError::Validation(
                     "copy offsets and size must be multiples of 4".into(),
                 ));
@@ -265,7 +281,9 @@ impl GpuJob {
                 return Ok(());
             }
         };
-        self.encode(encoder, |encoder| encoder.clear_buffer(&inner, offset, Some(size)))
+        self.encode(encoder, |encoder| {
+            encoder.clear_buffer(&inner, offset, Some(size))
+        })
     }
 
     /// Runs `encode` on an unfinished encoder, in error scopes.
@@ -278,7 +296,10 @@ impl GpuJob {
         let object = self.get_mut(encoder)?;
         let invalid = object.invalid.clone();
         let Some(inner) = object.inner.as_mut() else {
-            self.poison(&invalid, GpuError::Validation("the command encoder is finished".into()));
+            self.poison(
+                &invalid,
+                GpuError::Validation("the command encoder is finished".into()),
+            );
             return Ok(());
         };
         let ((), errors) = capture(&shared.device, || encode(inner));

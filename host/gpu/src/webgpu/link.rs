@@ -34,10 +34,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use kiln_runtime::{ExtensionSlot, JobState};
+use wasmtime::StoreContextMut;
 use wasmtime::component::{
     Accessor, ComponentNamedList, Lift, Linker, LinkerInstance, Lower, Resource, ResourceType,
 };
-use wasmtime::StoreContextMut;
 
 use super::adapter::{LIMIT_GETTERS, LimitValue};
 use super::objects::{self as obj, Object, unsupported};
@@ -72,7 +72,9 @@ fn guarded<R>(call: impl FnOnce() -> wasmtime::Result<R>) -> wasmtime::Result<R>
             .or_else(|| panic.downcast_ref::<&str>().copied())
             .unwrap_or("(no message)");
         tracing::error!(target: "kiln.gpu", %message, "a GPU host call panicked; the job traps");
-        Err(wasmtime::Error::msg(format!("GPU host call failed: {message}")))
+        Err(wasmtime::Error::msg(format!(
+            "GPU host call failed: {message}"
+        )))
     })
 }
 
@@ -276,10 +278,14 @@ fn resources(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
 }
 
 fn entry_points(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
-    d.func("get-gpu", |job, (): ()| Ok((job.get_gpu().map_err(trap)?,)))?;
+    d.func("get-gpu", |job, (): ()| {
+        Ok((job.get_gpu().map_err(trap)?,))
+    })?;
     d.concurrent(
         "[method]gpu.request-adapter",
-        |accessor, slot, (gpu, _options): (Resource<obj::Gpu>, Option<wit::GpuRequestAdapterOptions>)| {
+        |accessor,
+         slot,
+         (gpu, _options): (Resource<obj::Gpu>, Option<wit::GpuRequestAdapterOptions>)| {
             Box::pin(async move {
                 with_job(accessor, slot, |job| {
                     job.get(&gpu).map_err(trap)?;
@@ -301,51 +307,70 @@ fn entry_points(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
             })
         },
     )?;
-    d.func("[method]gpu-adapter.features", |job, (this,): (Resource<obj::Adapter>,)| {
-        job.get(&this).map_err(trap)?;
-        Ok((job.supported_features().map_err(trap)?,))
-    })?;
-    d.func("[method]gpu-adapter.limits", |job, (this,): (Resource<obj::Adapter>,)| {
-        job.get(&this).map_err(trap)?;
-        Ok((job.supported_limits().map_err(trap)?,))
-    })?;
-    d.func("[method]gpu-adapter.info", |job, (this,): (Resource<obj::Adapter>,)| {
-        job.get(&this).map_err(trap)?;
-        Ok((job.adapter_info().map_err(trap)?,))
-    })?;
+    d.func(
+        "[method]gpu-adapter.features",
+        |job, (this,): (Resource<obj::Adapter>,)| {
+            job.get(&this).map_err(trap)?;
+            Ok((job.supported_features().map_err(trap)?,))
+        },
+    )?;
+    d.func(
+        "[method]gpu-adapter.limits",
+        |job, (this,): (Resource<obj::Adapter>,)| {
+            job.get(&this).map_err(trap)?;
+            Ok((job.supported_limits().map_err(trap)?,))
+        },
+    )?;
+    d.func(
+        "[method]gpu-adapter.info",
+        |job, (this,): (Resource<obj::Adapter>,)| {
+            job.get(&this).map_err(trap)?;
+            Ok((job.adapter_info().map_err(trap)?,))
+        },
+    )?;
     Ok(())
 }
 
 fn descriptions(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     type Info = (Resource<obj::AdapterInfo>,);
-    fn info(job: &GpuJob, this: &Resource<obj::AdapterInfo>) -> wasmtime::Result<wgpu::AdapterInfo> {
+    fn info(
+        job: &GpuJob,
+        this: &Resource<obj::AdapterInfo>,
+    ) -> wasmtime::Result<wgpu::AdapterInfo> {
         Ok(job.get(this).map_err(trap)?.info.clone())
     }
     d.func("[method]gpu-adapter-info.vendor", |job, (this,): Info| {
         Ok((format!("{:#06x}", info(job, &this)?.vendor),))
     })?;
-    d.func("[method]gpu-adapter-info.architecture", |job, (this,): Info| {
-        Ok((format!("{:?}", info(job, &this)?.backend).to_lowercase(),))
-    })?;
+    d.func(
+        "[method]gpu-adapter-info.architecture",
+        |job, (this,): Info| Ok((format!("{:?}", info(job, &this)?.backend).to_lowercase(),)),
+    )?;
     d.func("[method]gpu-adapter-info.device", |job, (this,): Info| {
         Ok((info(job, &this)?.name,))
     })?;
-    d.func("[method]gpu-adapter-info.description", |job, (this,): Info| {
-        let info = info(job, &this)?;
-        Ok((format!(
-            "{} ({:?}, {:?}, {} {})",
-            info.name, info.device_type, info.backend, info.driver, info.driver_info
-        ),))
-    })?;
-    d.func("[method]gpu-adapter-info.subgroup-min-size", |job, (this,): Info| {
-        Ok((info(job, &this)?.subgroup_min_size,))
-    })?;
-    d.func("[method]gpu-adapter-info.subgroup-max-size", |job, (this,): Info| {
-        Ok((info(job, &this)?.subgroup_max_size,))
-    })?;
-    d.func("[method]gpu-adapter-info.is-fallback-adapter", |job, (this,): Info| {
-        Ok((info(job, &this)?.device_type == wgpu::DeviceType::Cpu,))
-    })?;
+    d.func(
+        "[method]gpu-adapter-info.description",
+        |job, (this,): Info| {
+            let info = info(job, &this)?;
+            Ok((format!(
+                "{} ({:?}, {:?}, {} {})",
+                info.name, info.device_type, info.backend, info.driver, info.driver_info
+            ),))
+        },
+    )?;
+    d.func(
+        "[method]gpu-adapter-info.subgroup-min-size",
+        |job, (this,): Info| Ok((info(job, &this)?.subgroup_min_size,)),
+    )?;
+    d.func(
+        "[method]gpu-adapter-info.subgroup-max-size",
+        |job, (this,): Info| Ok((info(job, &this)?.subgroup_max_size,)),
+    )?;
+    d.func(
+        "[method]gpu-adapter-info.is-fallback-adapter",
+        |job, (this,): Info| Ok((info(job, &this)?.device_type == wgpu::DeviceType::Cpu,)),
+    )?;
     d.func(
         "[method]gpu-supported-features.has",
         |job, (this, _name): (Resource<obj::SupportedFeatures>, String)| {
@@ -356,26 +381,36 @@ fn descriptions(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     for (name, getter) in LIMIT_GETTERS {
         let full = format!("[method]gpu-supported-limits.{name}");
         match getter(&wgpu::Limits::default()) {
-            LimitValue::U32(_) => d.func(&full, move |job, (this,): (Resource<obj::SupportedLimits>,)| {
-                match getter(&job.get(&this).map_err(trap)?.limits) {
+            LimitValue::U32(_) => d.func(
+                &full,
+                move |job, (this,): (Resource<obj::SupportedLimits>,)| match getter(
+                    &job.get(&this).map_err(trap)?.limits,
+                ) {
                     LimitValue::U32(value) => Ok((value,)),
                     LimitValue::U64(value) => Ok((u32::try_from(value).unwrap_or(u32::MAX),)),
-                }
-            })?,
-            LimitValue::U64(_) => d.func(&full, move |job, (this,): (Resource<obj::SupportedLimits>,)| {
-                match getter(&job.get(&this).map_err(trap)?.limits) {
+                },
+            )?,
+            LimitValue::U64(_) => d.func(
+                &full,
+                move |job, (this,): (Resource<obj::SupportedLimits>,)| match getter(
+                    &job.get(&this).map_err(trap)?.limits,
+                ) {
                     LimitValue::U32(value) => Ok((u64::from(value),)),
                     LimitValue::U64(value) => Ok((value,)),
-                }
-            })?,
+                },
+            )?,
         }
     }
-    d.func("[method]gpu-error.message", |job, (this,): (Resource<obj::ScopeError>,)| {
-        Ok((job.get(&this).map_err(trap)?.message.clone(),))
-    })?;
-    d.func("[method]gpu-error.kind", |job, (this,): (Resource<obj::ScopeError>,)| {
-        Ok((job.error_kind(&this).map_err(trap)?,))
-    })?;
+    d.func(
+        "[method]gpu-error.message",
+        |job, (this,): (Resource<obj::ScopeError>,)| {
+            Ok((job.get(&this).map_err(trap)?.message.clone(),))
+        },
+    )?;
+    d.func(
+        "[method]gpu-error.kind",
+        |job, (this,): (Resource<obj::ScopeError>,)| Ok((job.error_kind(&this).map_err(trap)?,)),
+    )?;
     Ok(())
 }
 
@@ -418,13 +453,17 @@ fn device(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     d.func(
         "[method]gpu-device.create-bind-group-layout",
         |job, (this, descriptor): (Dev, wit::GpuBindGroupLayoutDescriptor)| {
-            Ok((job.create_bind_group_layout(&this, descriptor).map_err(trap)?,))
+            Ok((job
+                .create_bind_group_layout(&this, descriptor)
+                .map_err(trap)?,))
         },
     )?;
     d.func(
         "[method]gpu-device.create-pipeline-layout",
         |job, (this, descriptor): (Dev, wit::GpuPipelineLayoutDescriptor)| {
-            Ok((job.create_pipeline_layout(&this, descriptor).map_err(trap)?,))
+            Ok((job
+                .create_pipeline_layout(&this, descriptor)
+                .map_err(trap)?,))
         },
     )?;
     d.func(
@@ -436,7 +475,9 @@ fn device(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     d.func(
         "[method]gpu-device.create-compute-pipeline",
         |job, (this, descriptor): (Dev, wit::GpuComputePipelineDescriptor)| {
-            Ok((job.create_compute_pipeline(&this, descriptor).map_err(trap)?,))
+            Ok((job
+                .create_compute_pipeline(&this, descriptor)
+                .map_err(trap)?,))
         },
     )?;
     d.concurrent(
@@ -446,7 +487,9 @@ fn device(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
                 with_job(accessor, slot, |job| {
                     // Pipelines compile in ~1 ms: made at once, and a failure
                     // is this function's typed error rather than a scope's.
-                    job.scopes.push(crate::ErrorClass::Validation).map_err(trap)?;
+                    job.scopes
+                        .push(crate::ErrorClass::Validation)
+                        .map_err(trap)?;
                     let made = job.create_compute_pipeline(&this, descriptor);
                     let caught = job.scopes.pop().flatten();
                     let pipeline = made.map_err(trap)?;
@@ -479,9 +522,16 @@ fn device(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
             Ok(())
         },
     )?;
-    d.concurrent("[method]gpu-device.pop-error-scope", |accessor, slot, (this,): (Dev,)| {
-        Box::pin(async move { with_job(accessor, slot, |job| Ok((job.pop_error_scope(&this).map_err(trap)?,))) })
-    })?;
+    d.concurrent(
+        "[method]gpu-device.pop-error-scope",
+        |accessor, slot, (this,): (Dev,)| {
+            Box::pin(async move {
+                with_job(accessor, slot, |job| {
+                    Ok((job.pop_error_scope(&this).map_err(trap)?,))
+                })
+            })
+        },
+    )?;
     d.func(
         "[method]gpu-compute-pipeline.get-bind-group-layout",
         |job, (this, index): (Resource<obj::ComputePipeline>, u32)| {
@@ -522,7 +572,9 @@ fn buffer(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     )?;
     d.concurrent(
         "[method]gpu-buffer.map-async",
-        |accessor, slot, (this, mode, offset, size): (Buf, wit::GpuMapMode, Option<u64>, Option<u64>)| {
+        |accessor,
+         slot,
+         (this, mode, offset, size): (Buf, wit::GpuMapMode, Option<u64>, Option<u64>)| {
             Box::pin(async move {
                 with_job(accessor, slot, |job| {
                     let result = match job.map_begin(&this, mode, offset, size).map_err(trap)? {
@@ -537,13 +589,45 @@ fn buffer(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
                         .unwrap_or_else(|e| e.into_inner())
                         .take()
                         .unwrap_or(Err(wgpu::BufferAsyncError));
-                    Ok((job.map_finish(&this, mode, offset, size, outcome).map_err(trap)?,))
+                    Ok((job
+                        .map_finish(&this, mode, offset, size, outcome)
+                        .map_err(trap)?,))
                 })
             })
         },
     )?;
     Ok(())
 }
+
+/// `copy-buffer-to-buffer`'s parameters.
+type CopyParams = (
+    Resource<obj::CommandEncoder>,
+    Resource<obj::Buffer>,
+    Option<u64>,
+    Resource<obj::Buffer>,
+    Option<u64>,
+    Option<u64>,
+);
+
+/// `set-bind-group`'s parameters.
+type SetBindGroupParams = (
+    Resource<obj::ComputePass>,
+    u32,
+    Option<Resource<obj::BindGroup>>,
+    Option<Vec<u32>>,
+    Option<u64>,
+    Option<u32>,
+);
+
+/// `write-buffer-with-copy`'s parameters.
+type WriteParams = (
+    Resource<obj::Queue>,
+    Resource<obj::Buffer>,
+    u64,
+    Vec<u8>,
+    Option<u64>,
+    Option<u64>,
+);
 
 fn encoding(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     type Enc = Resource<obj::CommandEncoder>;
@@ -556,17 +640,16 @@ fn encoding(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     )?;
     d.func(
         "[method]gpu-command-encoder.copy-buffer-to-buffer",
-        |job,
-         (this, source, source_offset, destination, destination_offset, size): (
-            Enc,
-            Resource<obj::Buffer>,
-            Option<u64>,
-            Resource<obj::Buffer>,
-            Option<u64>,
-            Option<u64>,
-        )| {
-            job.copy_buffer_to_buffer(&this, &source, source_offset, &destination, destination_offset, size)
-                .map_err(trap)
+        |job, (this, source, source_offset, destination, destination_offset, size): CopyParams| {
+            job.copy_buffer_to_buffer(
+                &this,
+                &source,
+                source_offset,
+                &destination,
+                destination_offset,
+                size,
+            )
+            .map_err(trap)
         },
     )?;
     d.func(
@@ -589,22 +672,18 @@ fn encoding(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     )?;
     d.func(
         "[method]gpu-compute-pass-encoder.set-bind-group",
-        |job,
-         (this, index, group, data, start, length): (
-            Pass,
-            u32,
-            Option<Resource<obj::BindGroup>>,
-            Option<Vec<u32>>,
-            Option<u64>,
-            Option<u32>,
-        )| {
+        |job, (this, index, group, data, start, length): SetBindGroupParams| {
             let data = data.unwrap_or_default();
             let start = start.unwrap_or(0);
             let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
             let length = length.map_or(len.saturating_sub(start), u64::from);
             let range = usize::try_from(start)
                 .ok()
-                .zip(start.checked_add(length).and_then(|end| usize::try_from(end).ok()))
+                .zip(
+                    start
+                        .checked_add(length)
+                        .and_then(|end| usize::try_from(end).ok()),
+                )
                 .filter(|(_, end)| *end <= data.len());
             let Some((start, end)) = range else {
                 return Ok((Err(wit::SetBindGroupError {
@@ -623,9 +702,10 @@ fn encoding(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
             job.pass_dispatch(&this, x, y, z).map_err(trap)
         },
     )?;
-    d.func("[method]gpu-compute-pass-encoder.end", |job, (this,): (Pass,)| {
-        job.pass_end(&this).map_err(trap)
-    })?;
+    d.func(
+        "[method]gpu-compute-pass-encoder.end",
+        |job, (this,): (Pass,)| job.pass_end(&this).map_err(trap),
+    )?;
     Ok(())
 }
 
@@ -639,38 +719,33 @@ fn queue(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
     )?;
     d.func(
         "[method]gpu-queue.write-buffer-with-copy",
-        |job,
-         (this, buffer, offset, data, data_offset, size): (
-            Q,
-            Resource<obj::Buffer>,
-            u64,
-            Vec<u8>,
-            Option<u64>,
-            Option<u64>,
-        )| {
+        |job, (this, buffer, offset, data, data_offset, size): WriteParams| {
             Ok((job
                 .write_buffer(&this, &buffer, offset, &data, data_offset, size)
                 .map_err(trap)?,))
         },
     )?;
-    d.concurrent("[method]gpu-queue.on-submitted-work-done", |accessor, slot, (this,): (Q,)| {
-        Box::pin(async move {
-            with_job(accessor, slot, |job| {
-                job.get(&this).map_err(trap)?;
-                let shared = job.device().map_err(trap)?;
-                job.begin_timestamp_read(&shared);
-                // Fires once everything submitted so far (by any job) has run.
-                let finished = Arc::new(AtomicBool::new(false));
-                let flag = finished.clone();
-                shared
-                    .queue
-                    .on_submitted_work_done(move || flag.store(true, Ordering::Relaxed));
-                let done = || finished.load(Ordering::Relaxed);
-                wait_for_device(&shared, job.last_submission.clone(), job.deadline, done);
-                job.finish_timestamp_read(&shared);
-                Ok(())
+    d.concurrent(
+        "[method]gpu-queue.on-submitted-work-done",
+        |accessor, slot, (this,): (Q,)| {
+            Box::pin(async move {
+                with_job(accessor, slot, |job| {
+                    job.get(&this).map_err(trap)?;
+                    let shared = job.device().map_err(trap)?;
+                    job.begin_timestamp_read(&shared);
+                    // Fires once everything submitted so far (by any job) has run.
+                    let finished = Arc::new(AtomicBool::new(false));
+                    let flag = finished.clone();
+                    shared
+                        .queue
+                        .on_submitted_work_done(move || flag.store(true, Ordering::Relaxed));
+                    let done = || finished.load(Ordering::Relaxed);
+                    wait_for_device(&shared, job.last_submission.clone(), job.deadline, done);
+                    job.finish_timestamp_read(&shared);
+                    Ok(())
+                })
             })
-        })
-    })?;
+        },
+    )?;
     Ok(())
 }

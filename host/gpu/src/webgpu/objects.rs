@@ -252,6 +252,9 @@ impl Drop for Charge {
     fn drop(&mut self) {
         self.account.used.fetch_sub(self.bytes, Ordering::Relaxed);
         self.account.live.buffers.fetch_sub(1, Ordering::Relaxed);
-        self.account.live.bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.account
+            .live
+            .bytes
+            .fetch_sub(self.bytes, Ordering::Relaxed);
     }
 }

@@ -11,9 +11,9 @@ use super::objects::{
     BindGroup, BindGroupLayout, Buffer, ComputePipeline, Device, PipelineLayout, ShaderModule,
 };
 use crate::bindings::webgpu::{
-    GpuBindGroupDescriptor, GpuBindGroupLayoutDescriptor, GpuBindingResource,
-    GpuBufferBindingType, GpuComputePipelineDescriptor, GpuLayoutMode,
-    GpuPipelineLayoutDescriptor, GpuShaderModuleDescriptor, GpuShaderStage,
+    GpuBindGroupDescriptor, GpuBindGroupLayoutDescriptor, GpuBindingResource, GpuBufferBindingType,
+    GpuComputePipelineDescriptor, GpuLayoutMode, GpuPipelineLayoutDescriptor,
+    GpuShaderModuleDescriptor, GpuShaderStage,
 };
 use crate::error::GpuError;
 use crate::job::GpuJob;
@@ -91,7 +91,9 @@ impl GpuJob {
             }
             let ty = match buffer.type_.unwrap_or(GpuBufferBindingType::Uniform) {
                 GpuBufferBindingType::Uniform => wgpu::BufferBindingType::Uniform,
-                GpuBufferBindingType::Storage => wgpu::BufferBindingType::Storage { read_only: false },
+                GpuBufferBindingType::Storage => {
+                    wgpu::BufferBindingType::Storage { read_only: false }
+                }
                 GpuBufferBindingType::ReadOnlyStorage => {
                     wgpu::BufferBindingType::Storage { read_only: true }
                 }
@@ -179,7 +181,9 @@ impl GpuJob {
             GpuLayoutMode::Auto => Ok(None),
             GpuLayoutMode::Specific(handle) => match &self.get(handle)?.inner {
                 Some(layout) => Ok(Some(layout.clone())),
-                None => Err(GpuError::Validation("the pipeline layout is invalid".into())),
+                None => Err(GpuError::Validation(
+                    "the pipeline layout is invalid".into(),
+                )),
             },
         };
         let checked = match (module, layout, &descriptor.compute.constants) {
@@ -313,7 +317,12 @@ impl GpuJob {
             })?;
             let offset = offset.unwrap_or(0);
             let size = size.unwrap_or(buffer.size.saturating_sub(offset));
-            check_range(&format!("binding {}", entry.binding), offset, size, buffer.size)?;
+            check_range(
+                &format!("binding {}", entry.binding),
+                offset,
+                size,
+                buffer.size,
+            )?;
             if size == 0 {
                 return Err(GpuError::Validation(format!(
                     "binding {}: binds zero bytes",

@@ -66,8 +66,14 @@ impl GpuSandbox {
     }
 
     /// Runs a probe command (see `host/gpu/guests/probe`) and returns its output as text.
-    pub async fn probe(&self, command: &str, limits: JobLimits) -> Result<String, kiln_runtime::JobError> {
-        let report = self.run("kiln_test_gpu_probe", command.as_bytes(), limits).await;
+    pub async fn probe(
+        &self,
+        command: &str,
+        limits: JobLimits,
+    ) -> Result<String, kiln_runtime::JobError> {
+        let report = self
+            .run("kiln_test_gpu_probe", command.as_bytes(), limits)
+            .await;
         report
             .result
             .map(|bytes| String::from_utf8(bytes).expect("the probe answers in UTF-8"))

@@ -18,7 +18,10 @@ async fn without_a_driver_cuda_says_no_driver() {
     let report = sandbox.run("kiln_example_vecadd_cuda", b"", limits()).await;
     match report.result {
         Err(JobError::Guest(message)) => {
-            assert!(message.starts_with("no CUDA driver on this node"), "{message}");
+            assert!(
+                message.starts_with("no CUDA driver on this node"),
+                "{message}"
+            );
         }
         other => panic!("expected the example's no-driver message, got {other:?}"),
     }

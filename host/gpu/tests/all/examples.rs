@@ -28,8 +28,15 @@ async fn mandelbrot_renders_a_png_of_the_asked_size_and_bills_gpu_time() {
     assert_eq!(pixel(160, 100), [0, 0, 0, 255]);
     // Its corner is c = -2 - 1i, which escapes at once: coloured.
     assert_ne!(pixel(0, 0), [0, 0, 0, 255]);
-    assert!(report.usage.gpu_ns > 0, "GPU time billed: {:?}", report.usage);
-    assert!(!report.gpu_time_host_measured, "lavapipe times on the device");
+    assert!(
+        report.usage.gpu_ns > 0,
+        "GPU time billed: {:?}",
+        report.usage
+    );
+    assert!(
+        !report.gpu_time_host_measured,
+        "lavapipe times on the device"
+    );
     sandbox.assert_healthy().await;
 }
 
@@ -44,7 +51,9 @@ async fn matmul_gpu_equals_the_cpu_reference() {
     let report = sandbox
         .run("kiln_example_matmul_gpu", &job.to_input(), limits())
         .await;
-    let output = report.result.expect("the job succeeds and its check passes");
+    let output = report
+        .result
+        .expect("the job succeeds and its check passes");
     assert_eq!(output.len(), 16);
     let sum = f64::from_le_bytes(output[..8].try_into().unwrap());
     let n = u32::from_le_bytes(output[8..12].try_into().unwrap());
@@ -55,7 +64,10 @@ async fn matmul_gpu_equals_the_cpu_reference() {
         .iter()
         .map(|&x| f64::from(x))
         .sum();
-    assert!((sum - reference).abs() < 1e-3 * reference, "{sum} vs {reference}");
+    assert!(
+        (sum - reference).abs() < 1e-3 * reference,
+        "{sum} vs {reference}"
+    );
     assert!(worst <= kiln_example_matmul_gpu::TOLERANCE * 96.0);
     assert!(report.usage.gpu_ns > 0);
     sandbox.assert_healthy().await;

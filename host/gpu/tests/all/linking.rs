@@ -36,7 +36,11 @@ fn an_import_outside_the_compute_subset_fails_at_load_with_its_name() {
 #[test]
 fn the_gpu_examples_link_against_the_subset() {
     let sandbox = GpuSandbox::new();
-    for name in ["kiln_example_mandelbrot", "kiln_example_matmul_gpu", "kiln_example_vecadd_cuda"] {
+    for name in [
+        "kiln_example_mandelbrot",
+        "kiln_example_matmul_gpu",
+        "kiln_example_vecadd_cuda",
+    ] {
         sandbox.load(name);
     }
 }

@@ -7,12 +7,18 @@ use crate::common::{GpuSandbox, limits};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lavapipe_times_gpu_work_on_the_device() {
     let sandbox = GpuSandbox::new();
-    let report = sandbox.run("kiln_test_gpu_probe", b"double", limits()).await;
+    let report = sandbox
+        .run("kiln_test_gpu_probe", b"double", limits())
+        .await;
     assert_eq!(report.result.unwrap(), b"doubled true");
     assert!(report.usage.gpu_ns > 0, "{:?}", report.usage);
     assert!(!report.gpu_time_host_measured);
     let device = sandbox.gpu.device().unwrap();
-    assert!(device.timestamps, "{} has timestamp queries", device.adapter_name());
+    assert!(
+        device.timestamps,
+        "{} has timestamp queries",
+        device.adapter_name()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,7 +27,9 @@ async fn without_device_timestamps_gpu_time_is_host_measured_and_flagged() {
         force_host_timing: true,
         ..DeviceConfig::default()
     });
-    let report = sandbox.run("kiln_test_gpu_probe", b"double", limits()).await;
+    let report = sandbox
+        .run("kiln_test_gpu_probe", b"double", limits())
+        .await;
     assert_eq!(report.result.unwrap(), b"doubled true");
     assert!(report.usage.gpu_ns > 0, "{:?}", report.usage);
     assert!(report.gpu_time_host_measured);

@@ -49,7 +49,10 @@ async fn a_kill_releases_the_jobs_buffers() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(sandbox.gpu.live_buffers().1 >= HELD, "the job holds its buffer");
+    assert!(
+        sandbox.gpu.live_buffers().1 >= HELD,
+        "the job holds its buffer"
+    );
     job.kill();
     let report = job.wait().await;
     assert!(matches!(report.result, Err(JobError::Killed)));

@@ -62,7 +62,12 @@ pub fn parse_input(input: &[u8]) -> Result<u32, String> {
     let n = match input {
         [] => DEFAULT_N,
         [a, b, c, d] => u32::from_le_bytes([*a, *b, *c, *d]),
-        _ => return Err(format!("input must be empty or 4 bytes (u32 n), got {}", input.len())),
+        _ => {
+            return Err(format!(
+                "input must be empty or 4 bytes (u32 n), got {}",
+                input.len()
+            ));
+        }
     };
     if !(1..=MAX_N).contains(&n) {
         return Err(format!("n must be 1..={MAX_N}, got {n}"));
@@ -96,7 +101,12 @@ mod component {
         let (da, db, dc) = (cuda.alloc(len)?, cuda.alloc(len)?, cuda.alloc(len)?);
         da.write(0, &bytes(&a))?;
         db.write(0, &bytes(&b))?;
-        let args = [Arg::Buffer(&da), Arg::Buffer(&db), Arg::Buffer(&dc), Arg::U32(n)];
+        let args = [
+            Arg::Buffer(&da),
+            Arg::Buffer(&db),
+            Arg::Buffer(&dc),
+            Arg::U32(n),
+        ];
         module.launch("vecadd", LaunchConfig::linear(n, BLOCK), &args)?;
         cuda.synchronize()?;
         dc.read(0, len)
