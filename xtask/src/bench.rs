@@ -30,6 +30,7 @@ const SUITES: &[(&str, &str, &str, Needs)] = &[
         Needs::SettlementElf,
     ),
     ("scheduler", "kiln-scheduler", "scheduler", Needs::Nothing),
+    ("gpu", "kiln-gpu", "gpu", Needs::Guests),
 ];
 
 /// Runs one suite by name.
@@ -38,23 +39,29 @@ pub fn run(suite: &str) -> Result<()> {
         let names: Vec<_> = SUITES.iter().map(|(name, ..)| *name).collect();
         bail!("unknown benchmark suite `{suite}`; known: {names:?}");
     };
-    let (variable, value): (&str, OsString) = match needs {
+    // Mesa's lavapipe wants a private runtime dir (the GPU bench); harmless elsewhere.
+    let xdg_runtime = crate::command::target_dir().join("xdg-runtime");
+    std::fs::create_dir_all(&xdg_runtime)?;
+    std::fs::set_permissions(
+        &xdg_runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )?;
+    let mut env: Vec<(&str, OsString)> = vec![("XDG_RUNTIME_DIR", xdg_runtime.into_os_string())];
+    match needs {
         Needs::Guests => {
             guests::build()?;
-            ("KILN_GUEST_DIR", guests::guest_dir().into_os_string())
+            env.push(("KILN_GUEST_DIR", guests::guest_dir().into_os_string()));
         }
-        Needs::SettlementElf => (sbf::SO_ENV, sbf::build()?.into_os_string()),
-        Needs::Nothing => {
-            return exec_env(
-                "cargo",
-                &["bench", "--locked", "-p", package, "--bench", bench],
-                &[],
-            );
-        }
-    };
+        Needs::SettlementElf => env.push((sbf::SO_ENV, sbf::build()?.into_os_string())),
+        Needs::Nothing => {}
+    }
+    let env: Vec<(&str, &std::ffi::OsStr)> = env
+        .iter()
+        .map(|(name, value)| (*name, value.as_os_str()))
+        .collect();
     exec_env(
         "cargo",
         &["bench", "--locked", "-p", package, "--bench", bench],
-        &[(variable, value.as_os_str())],
+        &env,
     )
 }

@@ -18,8 +18,12 @@ pub const GUEST_TARGET: &str = "wasm32-wasip2";
 pub const GUEST_PACKAGES: &[&str] = &[
     "kiln-example-sha256",
     "kiln-example-matmul",
+    "kiln-example-mandelbrot",
+    "kiln-example-matmul-gpu",
+    "kiln-example-vecadd-cuda",
     "kiln-test-hostile",
     "kiln-test-net",
+    "kiln-test-gpu-probe",
 ];
 
 /// Where the built components land.

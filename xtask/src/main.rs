@@ -7,7 +7,7 @@
 //!   test suite with cargo-nextest, doc tests and a short fuzz run. This is
 //!   the README's test command and what `.ci/run` calls.
 //! - `guests`: build the guest components for `wasm32-wasip2`.
-//! - `bench SUITE`: run a benchmark suite in release mode (`sandbox`, `settlement`, `scheduler`).
+//! - `bench SUITE`: run a benchmark suite in release mode (`sandbox`, `settlement`, `scheduler`, `gpu`).
 //! - `fuzz TARGET [SECONDS]`: run one fuzz target for longer.
 //! - `sbf`: build the settlement program's SBF ELF (see `sbf.rs`).
 //! - `postgres`: start the PostgreSQL server the scheduler's tests use, print its URL.
@@ -31,7 +31,7 @@ usage: cargo xtask <command>
 commands:
   setup                    install missing toolchains, targets, cargo tools and packages
   guests                   build the guest components (examples, test guests) for wasm32-wasip2
-  bench <suite>            run a benchmark suite in release mode (sandbox, settlement, scheduler)
+  bench <suite>            run a benchmark suite in release mode (sandbox, settlement, scheduler, gpu)
   test                     setup, then fmt, clippy, guest builds, PostgreSQL, tests, doc tests, fuzz smoke
   fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)
   sbf                      build the settlement program to an SBF ELF (target/sbf/)

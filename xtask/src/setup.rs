@@ -31,9 +31,10 @@ const CARGO_TOOLS: &[(&str, &[&str])] = &[
 const SBPF_LINKER: (&str, &str) = ("sbpf-linker", "0.2.6");
 
 /// Debian packages the tests need: `postgresql`, the server the scheduler's
-/// store tests and two-replica test run against (`postgres.rs`). The GPU
-/// issue adds `mesa-vulkan-drivers` (lavapipe).
-const APT_PACKAGES: &[&str] = &["postgresql"];
+/// store tests and two-replica test run against (`postgres.rs`), and
+/// `mesa-vulkan-drivers`, Mesa's lavapipe, a software Vulkan device, so every
+/// GPU test runs for real on machines without a GPU (host/gpu/README.md).
+const APT_PACKAGES: &[&str] = &["postgresql", "mesa-vulkan-drivers"];
 
 /// Entry point for `cargo xtask setup`: installs whatever is missing.
 pub fn run() -> Result<()> {

@@ -89,11 +89,20 @@ pub fn run() -> Result<()> {
     let postgres_url = postgres::ensure()?;
 
     say("test: test suite (cargo-nextest) and doc tests");
+    // Mesa warns on every device it opens unless XDG_RUNTIME_DIR names a
+    // directory; the GPU tests get a private one.
+    let xdg_runtime = target_dir().join("xdg-runtime");
+    std::fs::create_dir_all(&xdg_runtime)?;
+    std::fs::set_permissions(
+        &xdg_runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )?;
     let artifacts = [
         ("KILN_GUEST_DIR", guests::guest_dir().into_os_string()),
         (sbf::SO_ENV, elf.into_os_string()),
         (postgres::URL_ENV, postgres_url.into()),
         (postgres::REQUIRE_ENV, "1".into()),
+        ("XDG_RUNTIME_DIR", xdg_runtime.into_os_string()),
     ];
     let env: Vec<_> = artifacts.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
     exec_env(

@@ -16,9 +16,11 @@ use std::sync::{Arc, Mutex};
 
 use kiln_protocol::{Digest, sha256};
 use wasmtime::Engine;
+use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 
 use crate::error::LoadError;
+use crate::extension::Extensions;
 use crate::grants::is_granted;
 use crate::job::JobState;
 use crate::warm::Prepared;
@@ -39,6 +41,8 @@ struct WorkloadInner {
     digest: Digest,
     pre: InstancePre<JobState>,
     run: ComponentExportIndex,
+    /// Slots of the host extensions whose interfaces the component imports.
+    extensions: Vec<usize>,
     warm: Mutex<Vec<Prepared>>,
 }
 
@@ -62,6 +66,11 @@ impl Workload {
 
     pub(crate) fn run_export(&self) -> &ComponentExportIndex {
         &self.inner.run
+    }
+
+    /// True when the component imports an interface of extension `slot`.
+    pub(crate) fn uses_extension(&self, slot: usize) -> bool {
+        self.inner.extensions.contains(&slot)
     }
 
     /// Instances of this workload made ahead of time ([`crate::warm`]).
@@ -145,6 +154,7 @@ impl ComponentCache {
         &self,
         engine: &Engine,
         linker: &Linker<JobState>,
+        extensions: &Extensions,
         bytes: &[u8],
     ) -> Result<Workload, LoadError> {
         let digest = sha256(&[bytes]);
@@ -154,7 +164,7 @@ impl ComponentCache {
         }
         check_header(bytes)?;
         let component = self.compile(engine, bytes, &digest)?;
-        let workload = link(engine, linker, &component, digest)?;
+        let workload = link(engine, linker, extensions, &component, digest)?;
         let mut memory = self.lock();
         if memory.by_digest.insert(digest, workload.clone()).is_none() {
             memory.order.push_back(digest);
@@ -232,27 +242,54 @@ fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
     }
 }
 
-/// Checks every import against the grants, finds `run`, and pre-links.
+/// Checks every import against the grants and the extensions, finds `run`,
+/// and pre-links.
 fn link(
     engine: &Engine,
     linker: &Linker<JobState>,
+    extensions: &Extensions,
     component: &Component,
     digest: Digest,
 ) -> Result<Workload, LoadError> {
     let component_type = component.component_type();
-    if let Some((import, _)) = component_type
-        .imports(engine)
-        .find(|(name, _)| !is_granted(name))
-    {
-        return Err(LoadError::ImportNotGranted {
-            import: import.to_owned(),
-        });
+    let mut used = Vec::new();
+    for (import, item) in component_type.imports(engine) {
+        if is_granted(import) {
+            continue;
+        }
+        let interface = import.split_once('@').map_or(import, |(name, _)| name);
+        let Some(slot) = extensions
+            .iter()
+            .position(|extension| extension.interfaces().contains(&interface))
+        else {
+            return Err(LoadError::ImportNotGranted {
+                import: import.to_owned(),
+            });
+        };
+        // Functions and resources must be provided; plain types (records,
+        // enums) are part of the interface's signatures, not of its code.
+        if let ComponentItem::ComponentInstance(instance) = item.ty
+            && let Some((name, _)) = instance.exports(engine).find(|(name, export)| {
+                matches!(
+                    export.ty,
+                    ComponentItem::ComponentFunc(_) | ComponentItem::Resource(_)
+                ) && !extensions[slot].provides(interface, name)
+            })
+        {
+            return Err(LoadError::NotProvided {
+                interface: import.to_owned(),
+                item: name.to_owned(),
+            });
+        }
+        if !used.contains(&slot) {
+            used.push(slot);
+        }
     }
     let is_func = matches!(
         component_type
             .get_export(engine, "run")
             .map(|export| export.ty),
-        Some(wasmtime::component::types::ComponentItem::ComponentFunc(_))
+        Some(ComponentItem::ComponentFunc(_))
     );
     let run = component.get_export_index(None, "run").filter(|_| is_func);
     let run = run.ok_or(LoadError::MissingRunExport)?;
@@ -266,6 +303,7 @@ fn link(
             digest,
             pre,
             run,
+            extensions: used,
             warm: Mutex::default(),
         }),
     })

@@ -101,6 +101,9 @@ pub struct RuntimeConfig {
     pub epoch_tick: Duration,
     /// How guests are metered.
     pub metering: Metering,
+    /// Host interfaces beyond WASI (GPU), in slot order; see
+    /// [`crate::extension`]. Empty: workloads get WASI only.
+    pub extensions: crate::extension::Extensions,
 }
 
 impl RuntimeConfig {
@@ -113,7 +116,17 @@ impl RuntimeConfig {
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             epoch_tick: DEFAULT_EPOCH_TICK,
             metering: Metering::FuelAndEpochs,
+            extensions: Vec::new(),
         }
+    }
+
+    /// The same configuration with `extension` added after the others.
+    pub fn with_extension(
+        mut self,
+        extension: std::sync::Arc<dyn crate::extension::HostExtension>,
+    ) -> Self {
+        self.extensions.push(extension);
+        self
     }
 
     /// The same configuration with compiled components cached in `dir`.

@@ -34,6 +34,17 @@ pub enum LoadError {
         /// The import's full name.
         import: String,
     },
+    /// The component imports a function (or resource) of a granted host
+    /// extension's interface that the extension does not implement: Kiln
+    /// implements a subset of some standard interfaces (`wasi:webgpu`'s
+    /// compute part), and says which part a component goes beyond.
+    #[error("component imports `{item}` from `{interface}`, which this node does not implement")]
+    NotProvided {
+        /// The interface, with its version.
+        interface: String,
+        /// The function or resource, as the component model names it.
+        item: String,
+    },
     /// The component lacks the `run` export of the `kiln:workload` world.
     #[error("component does not export `run` as a function (target the kiln:workload world)")]
     MissingRunExport,

@@ -66,6 +66,11 @@ pub const DEFAULT_FUEL: u64 = 200_000_000_000;
 pub const DEFAULT_MEMORY_BYTES: u64 = 256 << 20;
 /// Default wall-clock deadline: one minute.
 pub const DEFAULT_WALL_CLOCK: Duration = Duration::from_secs(60);
+/// Default GPU memory cap: 256 MiB of buffers, enough for the examples and
+/// small next to any device; job specs carry their own
+/// (`kiln_protocol::JobLimits::gpu_memory_bytes`). Only GPU host extensions
+/// read it; a job over it gets a typed out-of-memory error, not a trap.
+pub const DEFAULT_GPU_MEMORY_BYTES: u64 = 256 << 20;
 /// Default output cap: 16 MiB.
 pub const DEFAULT_OUTPUT_BYTES: u64 = 16 << 20;
 /// Default cap on captured stdout, and separately on stderr: 1 MiB each.
@@ -87,6 +92,9 @@ pub struct JobLimits {
     pub memory_bytes: u64,
     /// Wall-clock deadline.
     pub wall_clock: Duration,
+    /// GPU memory cap in bytes: the most the job's live GPU buffers may hold
+    /// at once. Enforced by GPU host extensions.
+    pub gpu_memory_bytes: u64,
     /// Output cap in bytes.
     pub output_bytes: u64,
     /// Cap on captured stdout, and separately on stderr, in bytes.
@@ -100,6 +108,7 @@ impl Default for JobLimits {
             fuel_allowance: None,
             memory_bytes: DEFAULT_MEMORY_BYTES,
             wall_clock: DEFAULT_WALL_CLOCK,
+            gpu_memory_bytes: DEFAULT_GPU_MEMORY_BYTES,
             output_bytes: DEFAULT_OUTPUT_BYTES,
             stdio_bytes: DEFAULT_STDIO_BYTES,
         }
@@ -113,6 +122,7 @@ impl From<&kiln_protocol::JobLimits> for JobLimits {
             fuel_allowance: None,
             memory_bytes: limits.memory_bytes,
             wall_clock: Duration::from_millis(limits.wall_clock_ms),
+            gpu_memory_bytes: limits.gpu_memory_bytes,
             output_bytes: limits.output_bytes,
             stdio_bytes: DEFAULT_STDIO_BYTES,
         }
@@ -126,6 +136,9 @@ pub struct JobReport {
     pub result: Result<Vec<u8>, JobError>,
     /// Usage at the end, whatever the end was.
     pub usage: Usage,
+    /// True when some of `usage.gpu_ns` was measured on the host, not the
+    /// device; see [`JobHandle::gpu_time_host_measured`].
+    pub gpu_time_host_measured: bool,
     /// Captured stdout, up to the cap.
     pub stdout: Vec<u8>,
     /// Bytes of stdout dropped past the cap.
@@ -139,11 +152,13 @@ pub struct JobReport {
     pub time_to_entry: Option<Duration>,
 }
 
-/// Store data of a job: WASI state and the memory limiter.
+/// Store data of a job: WASI state, the memory limiter, and the state of
+/// each host extension the workload uses ([`crate::extension`]).
 pub struct JobState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limiter: JobLimiter,
+    pub(crate) extensions: Vec<Option<Box<dyn std::any::Any + Send>>>,
 }
 
 impl WasiView for JobState {
@@ -201,7 +216,7 @@ async fn execute(
                     None => Prepared::make(&runtime, &workload).await?,
                 };
                 pipes = Some((prepared.stdout.clone(), prepared.stderr.clone()));
-                prepared.configure(&runtime, &limits, &meter)?;
+                prepared.configure(&runtime, &workload, &limits, &meter)?;
                 let result = call_run(
                     &mut prepared,
                     &workload,
@@ -244,6 +259,7 @@ async fn execute(
     JobReport {
         result,
         usage: meter.usage(),
+        gpu_time_host_measured: meter.gpu_time_host_measured(),
         stdout,
         stdout_dropped,
         stderr,

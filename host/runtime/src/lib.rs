@@ -23,6 +23,7 @@ pub mod cache;
 pub mod config;
 mod engine;
 pub mod error;
+pub mod extension;
 pub mod grants;
 pub mod job;
 pub mod limiter;
@@ -40,6 +41,7 @@ use wasmtime::component::Linker;
 pub use cache::{CacheStats, Workload};
 pub use config::{Metering, RuntimeConfig};
 pub use error::{JobError, LoadError, RuntimeError};
+pub use extension::{ExtensionSlot, GpuClock, HostExtension, JobContext, JobMeter};
 pub use job::{JobControl, JobHandle, JobLimits, JobReport, JobState};
 pub use kiln_protocol::Usage;
 
@@ -91,6 +93,11 @@ impl Runtime {
         let engine = engine::build_engine(&config)?;
         let mut linker = Linker::new(&engine);
         grants::add_granted(&mut linker).map_err(|e| RuntimeError::Config(format!("{e:#}")))?;
+        for (slot, extension) in config.extensions.iter().enumerate() {
+            extension
+                .add_to_linker(&mut linker, ExtensionSlot(slot))
+                .map_err(|e| RuntimeError::Config(format!("extension {extension:?}: {e:#}")))?;
+        }
         scratch::clear_stale(&config.scratch_root)?;
         let scratch = scratch::ScratchPool::new(&config.scratch_root)?;
         let cache = cache::ComponentCache::new(&engine, config.cache_dir.clone())
@@ -123,9 +130,12 @@ impl Runtime {
 
     /// Validates, compiles (or reads from the cache) and links a component.
     pub fn load(&self, bytes: &[u8]) -> Result<Workload, LoadError> {
-        self.inner
-            .cache
-            .load(&self.inner.engine, &self.inner.linker, bytes)
+        self.inner.cache.load(
+            &self.inner.engine,
+            &self.inner.linker,
+            &self.inner.config.extensions,
+            bytes,
+        )
     }
 
     /// Starts a job on the current tokio runtime. Must be called from within one.

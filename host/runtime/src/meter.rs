@@ -1,7 +1,7 @@
 //! A running job's meter and controls, shared by its task and its
 //! [`JobHandle`], and the epoch callback that connects the two.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,7 @@ pub(crate) struct Meter {
     fuel_limit: u64,
     fuel_used: AtomicU64,
     gpu_ns: AtomicU64,
+    gpu_host_measured: AtomicBool,
     paused_total_ns: AtomicU64,
     paused_since: Mutex<Option<Instant>>,
     control: watch::Sender<Control>,
@@ -47,6 +48,7 @@ impl Meter {
             fuel_limit,
             fuel_used: AtomicU64::new(0),
             gpu_ns: AtomicU64::new(0),
+            gpu_host_measured: AtomicBool::new(false),
             paused_total_ns: AtomicU64::new(0),
             paused_since: Mutex::new(None),
             control: watch::channel(control).0,
@@ -81,6 +83,24 @@ impl Meter {
             Duration::from_nanos(self.paused_total_ns.load(Ordering::Relaxed)) + paused_now;
         let active = self.started.elapsed().saturating_sub(paused);
         u64::try_from(active.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Adds GPU time reported by a host extension ([`crate::extension`]).
+    pub(crate) fn record_gpu_time(&self, ns: u64, host_measured: bool) {
+        // Saturating: GPU time is cumulative and must never wrap to less.
+        let _ = self
+            .gpu_ns
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                Some(total.saturating_add(ns))
+            });
+        if host_measured {
+            self.gpu_host_measured.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// True once any of the job's GPU time was measured on the host.
+    pub(crate) fn gpu_time_host_measured(&self) -> bool {
+        self.gpu_host_measured.load(Ordering::Relaxed)
     }
 
     pub(crate) fn usage(&self) -> Usage {
@@ -131,6 +151,13 @@ impl JobControl {
     /// (paused time excluded), GPU time as reported by GPU host calls.
     pub fn usage(&self) -> Usage {
         self.meter.usage()
+    }
+
+    /// True when some of the job's GPU time was measured on the host rather
+    /// than by the device (see [`crate::extension::GpuClock`]); receipts then
+    /// set `kiln_protocol::flags::GPU_TIME_HOST_MEASURED`.
+    pub fn gpu_time_host_measured(&self) -> bool {
+        self.meter.gpu_time_host_measured()
     }
 
     /// Asks the job to pause at the next tick. See [`crate::job`].
@@ -184,6 +211,11 @@ impl JobHandle {
         self.control.usage()
     }
 
+    /// See [`JobControl::gpu_time_host_measured`].
+    pub fn gpu_time_host_measured(&self) -> bool {
+        self.control.gpu_time_host_measured()
+    }
+
     /// See [`JobControl::pause`].
     pub fn pause(&self) {
         self.control.pause();
@@ -220,6 +252,7 @@ impl JobHandle {
             Err(error) => JobReport {
                 result: Err(JobError::Setup(format!("job task failed: {error}"))),
                 usage: self.control.usage(),
+                gpu_time_host_measured: self.control.gpu_time_host_measured(),
                 stdout: Vec::new(),
                 stdout_dropped: 0,
                 stderr: Vec::new(),

@@ -28,6 +28,7 @@ use crate::Inner;
 use crate::cache::Workload;
 use crate::config::FUEL_YIELD_INTERVAL;
 use crate::error::JobError;
+use crate::extension::{JobContext, JobMeter};
 use crate::job::{JobLimits, JobState, SCRATCH_GUEST_PATH, classify};
 use crate::limiter::JobLimiter;
 use crate::meter::{Meter, epoch_callback};
@@ -80,6 +81,7 @@ impl Prepared {
             wasi,
             table: ResourceTable::new(),
             limiter: JobLimiter::new(runtime.config.max_memory_bytes),
+            extensions: Vec::new(),
         };
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -109,10 +111,12 @@ impl Prepared {
     }
 
     /// Gives the instance to a job: its memory cap (refused if instantiation
-    /// already took more), fuel, output caps, epoch deadline and callback.
+    /// already took more), fuel, output caps, epoch deadline and callback, and
+    /// the state of each host extension the workload uses.
     pub(crate) fn configure(
         &mut self,
         runtime: &Inner,
+        workload: &Workload,
         limits: &JobLimits,
         meter: &Arc<Meter>,
     ) -> Result<(), JobError> {
@@ -123,6 +127,21 @@ impl Prepared {
             )));
         }
         self.store.data_mut().limiter.cap(limits.memory_bytes)?;
+        let extensions = &runtime.config.extensions;
+        let mut states = Vec::with_capacity(extensions.len());
+        for (slot, extension) in extensions.iter().enumerate() {
+            let state = if workload.uses_extension(slot) {
+                let context = JobContext {
+                    limits: *limits,
+                    meter: JobMeter(meter.clone()),
+                };
+                Some(extension.job_state(context).map_err(JobError::Setup)?)
+            } else {
+                None
+            };
+            states.push(state);
+        }
+        self.store.data_mut().extensions = states;
         let stdio = usize::try_from(limits.stdio_bytes).unwrap_or(usize::MAX);
         self.stdout.set_cap(stdio);
         self.stderr.set_cap(stdio);

@@ -43,6 +43,27 @@ pub mod bindings {
 #[doc(hidden)]
 pub use wasip2;
 
+/// Bindings generated from `wit/gpu` (the vendored `wasi:webgpu` and
+/// `kiln:gpu/cuda`), with wit-bindgen's defaults: the WIT's `async func`s
+/// (`request-adapter`, `map-async`, `pop-error-scope`) are async-lowered and
+/// the wrappers run them with `wit_bindgen::block_on`. Kiln's host finishes
+/// them before returning, so `block_on` never waits (a workload's `run` is a
+/// synchronous export, which the component model does not let block).
+#[cfg(feature = "gpu")]
+#[allow(missing_docs, reason = "generated from the WIT, whose docs it carries")]
+mod gpu_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/gpu",
+        world: "kiln:gpu/imports",
+        generate_all,
+    });
+}
+
+#[cfg(feature = "gpu")]
+pub mod cuda;
+#[cfg(feature = "gpu")]
+pub mod gpu;
+
 /// A job a Kiln node can run.
 pub trait Workload {
     /// Runs the job on `input` and returns its output, or a message saying

@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// Linear memory cap in MiB.
     #[arg(long, default_value_t = kiln_runtime::job::DEFAULT_MEMORY_BYTES >> 20)]
     memory_mib: u64,
+    /// GPU memory cap in MiB (WebGPU and CUDA buffers together).
+    #[arg(long, default_value_t = kiln_runtime::job::DEFAULT_GPU_MEMORY_BYTES >> 20)]
+    gpu_memory_mib: u64,
     /// Wall-clock deadline in seconds.
     #[arg(long, default_value_t = kiln_runtime::job::DEFAULT_WALL_CLOCK.as_secs())]
     timeout_s: u64,
@@ -60,7 +63,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     config.cache_dir = cache_dir();
     config.max_concurrent_jobs = 1;
     config.max_memory_bytes = config.max_memory_bytes.max(memory_bytes);
+    // GPU host calls, as a node offers them; the device opens only if the
+    // workload asks for it.
+    let config = config
+        .with_extension(kiln_gpu::GpuHost::new(kiln_gpu::DeviceConfig::default()).extension());
+    let gpu_memory_bytes = args
+        .gpu_memory_mib
+        .checked_mul(1 << 20)
+        .context("--gpu-memory-mib is too large")?;
     let limits = JobLimits {
+        gpu_memory_bytes,
         fuel: args.fuel,
         memory_bytes,
         wall_clock: Duration::from_secs(args.timeout_s),

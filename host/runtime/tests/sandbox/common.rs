@@ -108,6 +108,7 @@ pub fn tight() -> JobLimits {
         fuel_allowance: None,
         memory_bytes: 64 << 20,
         wall_clock: Duration::from_secs(20),
+        gpu_memory_bytes: 0,
         output_bytes: 1 << 20,
         stdio_bytes: 64 << 10,
     }

@@ -1,0 +1,328 @@
+//! `cargo xtask bench gpu`: what running GPU work through the sandbox costs,
+//! measured in one run on one adapter so the ratios hold on a noisy host.
+//!
+//! 1. Mandelbrot (the example at its default 512×512, 256 iterations): the
+//!    whole job through the guest and Kiln's host calls, next to a native
+//!    wgpu program running the same shader on the same device with the same
+//!    steps (pipeline, buffers, dispatch, read-back, PNG encoding).
+//! 2. Matmul (the GPU example at its default n = 256, without its CPU
+//!    check): the same comparison.
+//! 3. Per-call overhead: a trivial host call (`gpu-buffer.size`) from the
+//!    guest, by difference between 1 and 200,000 calls.
+//!
+//! Target: the guest path within 1.1x of native for the examples' default
+//! sizes. Each figure is the median of interleaved rounds; set
+//! `KILN_BENCH_QUICK=1` for a short smoke run.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kiln_example_mandelbrot::Params;
+use kiln_example_matmul_gpu::Job;
+use kiln_gpu::{DeviceConfig, GpuHost, SharedDevice};
+use kiln_runtime::{JobLimits, Runtime, RuntimeConfig, Workload};
+
+/// Host calls in the per-call measurement.
+const CALLS: u64 = 200_000;
+
+fn rounds() -> usize {
+    if std::env::var_os("KILN_BENCH_QUICK").is_some() {
+        3
+    } else {
+        11
+    }
+}
+
+fn guest(name: &str) -> Vec<u8> {
+    let dir = std::env::var_os("KILN_GUEST_DIR").map_or_else(
+        || {
+            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+                PathBuf::from,
+            );
+            target.join("wasm32-wasip2/guest")
+        },
+        PathBuf::from,
+    );
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the guests with `cargo xtask guests`",
+            path.display()
+        )
+    })
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// A buffer of the native program: uniform or storage, with its contents.
+enum Binding<'a> {
+    Uniform(&'a [u8]),
+    Storage(&'a [u8]),
+    Output(u64),
+}
+
+/// The native baseline: compile `wgsl`, make the buffers, bind them in
+/// order at group 0, dispatch, read the output buffer back.
+fn native(
+    shared: &SharedDevice,
+    wgsl: &str,
+    bindings: &[Binding<'_>],
+    workgroups: [u32; 3],
+) -> Vec<u8> {
+    let device = &shared.device;
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: None,
+        source: wgpu::ShaderSource::Wgsl(wgsl.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: None,
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let storage =
+        wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+    let mut output = None;
+    let buffers: Vec<wgpu::Buffer> = bindings
+        .iter()
+        .map(|binding| {
+            let (size, usage, data) = match binding {
+                Binding::Uniform(data) => (
+                    data.len() as u64,
+                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    Some(*data),
+                ),
+                Binding::Storage(data) => (data.len() as u64, storage, Some(*data)),
+                Binding::Output(size) => (*size, storage, None),
+            };
+            let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size,
+                usage,
+                mapped_at_creation: false,
+            });
+            if let Some(data) = data {
+                shared.queue.write_buffer(&buffer, 0, data);
+            }
+            if data.is_none() {
+                output = Some((buffer.clone(), size));
+            }
+            buffer
+        })
+        .collect();
+    let layout = pipeline.get_bind_group_layout(0);
+    let entries: Vec<_> = buffers
+        .iter()
+        .zip(0u32..)
+        .map(|(buffer, binding)| wgpu::BindGroupEntry {
+            binding,
+            resource: buffer.as_entire_binding(),
+        })
+        .collect();
+    let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &layout,
+        entries: &entries,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+    }
+    let (output, size) = output.expect("one output binding");
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, size);
+    shared.queue.submit([encoder.finish()]);
+    staging
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, |result| result.expect("map"));
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .expect("poll");
+    let bytes = staging
+        .slice(..)
+        .get_mapped_range()
+        .expect("mapped")
+        .to_vec();
+    staging.unmap();
+    bytes
+}
+
+fn native_mandelbrot(shared: &SharedDevice, params: Params) -> Vec<u8> {
+    let uniforms = params.uniform_bytes();
+    let rgba = native(
+        shared,
+        kiln_example_mandelbrot::WGSL,
+        &[
+            Binding::Uniform(&uniforms),
+            Binding::Output(params.pixel_bytes()),
+        ],
+        params.workgroups(),
+    );
+    kiln_example_mandelbrot::encode_png(params.width, params.height, &rgba).expect("png")
+}
+
+fn native_matmul(shared: &SharedDevice, job: Job) -> Vec<u8> {
+    let (a, b) = job.matrices();
+    let (a, b) = (
+        kiln_example_matmul_gpu::to_bytes(&a),
+        kiln_example_matmul_gpu::to_bytes(&b),
+    );
+    let bytes = u64::from(job.n) * u64::from(job.n) * 4;
+    let product = native(
+        shared,
+        kiln_example_matmul_gpu::WGSL,
+        &[
+            Binding::Storage(&a),
+            Binding::Storage(&b),
+            Binding::Output(bytes),
+            Binding::Uniform(&job.uniform_bytes()),
+        ],
+        job.workgroups(),
+    );
+    kiln_example_matmul_gpu::finish(job, &kiln_example_matmul_gpu::from_bytes(&product))
+        .expect("finish")
+}
+
+async fn guest_job(
+    runtime: &Runtime,
+    workload: &Workload,
+    input: &[u8],
+) -> (Duration, Vec<u8>, u64) {
+    let limits = JobLimits::default();
+    let started = Instant::now();
+    let report = runtime.run(workload, input.to_vec(), limits).await;
+    let elapsed = started.elapsed();
+    (
+        elapsed,
+        report.result.expect("guest job"),
+        report.usage.gpu_ns,
+    )
+}
+
+fn ratio(guest: Duration, native: Duration) -> f64 {
+    guest.as_secs_f64() / native.as_secs_f64()
+}
+
+fn main() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    tokio.block_on(async {
+        let gpu = GpuHost::new(DeviceConfig::default());
+        let shared = gpu
+            .device()
+            .expect("a GPU adapter (lavapipe: apt-get install mesa-vulkan-drivers)");
+        let scratch = tempfile::tempdir().expect("scratch");
+        let runtime =
+            Runtime::new(RuntimeConfig::new(scratch.path()).with_extension(gpu.extension()))
+                .expect("runtime");
+        let mandelbrot = runtime
+            .load(&guest("kiln_example_mandelbrot"))
+            .expect("mandelbrot");
+        let matmul = runtime
+            .load(&guest("kiln_example_matmul_gpu"))
+            .expect("matmul-gpu");
+        let probe = runtime.load(&guest("kiln_test_gpu_probe")).expect("probe");
+
+        let params = Params::parse(&[]).expect("defaults");
+        let job = Job {
+            check: false,
+            ..Job::parse(&[]).expect("defaults")
+        };
+        let (mandel_input, matmul_input) = (params.to_input(), job.to_input());
+
+        // Warm up both paths (shader caches, warm instances, page faults),
+        // and check that they agree.
+        let (_, guest_png, _) = guest_job(&runtime, &mandelbrot, &mandel_input).await;
+        assert_eq!(
+            guest_png,
+            native_mandelbrot(&shared, params),
+            "same PNG both ways"
+        );
+        let (_, guest_product, _) = guest_job(&runtime, &matmul, &matmul_input).await;
+        assert_eq!(
+            guest_product,
+            native_matmul(&shared, job),
+            "same product both ways"
+        );
+
+        let mut samples: [Vec<Duration>; 4] = Default::default();
+        let mut gpu_ns = [Vec::new(), Vec::new()];
+        for _ in 0..rounds() {
+            let (t, _, ns) = guest_job(&runtime, &mandelbrot, &mandel_input).await;
+            samples[0].push(t);
+            gpu_ns[0].push(Duration::from_nanos(ns));
+            let started = Instant::now();
+            std::hint::black_box(native_mandelbrot(&shared, params));
+            samples[1].push(started.elapsed());
+            let (t, _, ns) = guest_job(&runtime, &matmul, &matmul_input).await;
+            samples[2].push(t);
+            gpu_ns[1].push(Duration::from_nanos(ns));
+            let started = Instant::now();
+            std::hint::black_box(native_matmul(&shared, job));
+            samples[3].push(started.elapsed());
+        }
+        let [mg, mn, xg, xn] = samples.map(median);
+        let [mgpu, xgpu] = gpu_ns.map(median);
+
+        let mut one = Vec::new();
+        let mut many = Vec::new();
+        for _ in 0..rounds() {
+            one.push(guest_job(&runtime, &probe, b"calls:1").await.0);
+            many.push(
+                guest_job(&runtime, &probe, format!("calls:{CALLS}").as_bytes())
+                    .await
+                    .0,
+            );
+        }
+        let per_call = median(many).saturating_sub(median(one)).as_nanos() as f64 / CALLS as f64;
+
+        println!(
+            "kiln GPU benchmark on {} ({:?}, {:?}), {} rounds, medians",
+            shared.adapter_name(),
+            shared.info.backend,
+            shared.info.device_type,
+            rounds()
+        );
+        println!(
+            "{:<34} {:>11} {:>11} {:>7} {:>12}",
+            "workload", "guest", "native", "ratio", "billed GPU"
+        );
+        println!(
+            "{:<34} {:>11.2?} {:>11.2?} {:>6.3}x {:>12.2?}",
+            format!(
+                "mandelbrot {}x{}, {} iterations",
+                params.width, params.height, params.max_iter
+            ),
+            mg,
+            mn,
+            ratio(mg, mn),
+            mgpu
+        );
+        println!(
+            "{:<34} {:>11.2?} {:>11.2?} {:>6.3}x {:>12.2?}",
+            format!("matmul-gpu n = {}", job.n),
+            xg,
+            xn,
+            ratio(xg, xn),
+            xgpu
+        );
+        println!("trivial host call (gpu-buffer.size): {per_call:.0} ns per call ({CALLS} calls)");
+        println!("target: guest within 1.1x of native");
+    });
+}

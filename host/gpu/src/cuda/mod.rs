@@ -1,0 +1,276 @@
+//! `kiln:gpu/cuda` over cudarc, with the driver loaded at run time.
+//!
+//! cudarc is built with dynamic loading, so Kiln builds and runs on machines
+//! without CUDA. Where no driver is present every call returns the typed
+//! `no-driver` error: [`driver_present`] probes for the library first,
+//! because cudarc's lazy loader *panics* when the library is missing, and
+//! the probe's answer is what a node's manifest says about CUDA.
+//!
+//! Per job: buffers are zeroed when allocated and charged to the same GPU
+//! memory account as the job's WebGPU buffers; every offset and length is
+//! checked against its buffer; kernel time is measured with CUDA events
+//! around each launch and billed as device time.
+//!
+//! A limit stated plainly: jobs share the device's primary context, so a
+//! malicious kernel could read or write another job's device memory on the
+//! same GPU. Until Kiln gives each job its own context (or MIG slice), a node
+//! should run one CUDA job per device at a time.
+
+pub(crate) mod link;
+
+use std::sync::{Arc, OnceLock};
+
+use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, PushKernelArg as _};
+use kiln_runtime::{GpuClock, JobMeter};
+
+use crate::bindings::cuda::{CudaError, KernelArg, LaunchConfig};
+use crate::limits::{MAX_CUDA_COPY_BYTES, MAX_CUDA_KERNEL_ARGS};
+use crate::webgpu::objects::{Charge, MemoryAccount};
+
+/// True when the CUDA driver library can be loaded on this machine.
+pub fn driver_present() -> bool {
+    static PRESENT: OnceLock<bool> = OnceLock::new();
+    *PRESENT.get_or_init(|| {
+        #[allow(unsafe_code, reason = "cudarc's probe is an unsafe fn")]
+        // SAFETY: `is_culib_present` only tries to dlopen the driver library
+        // and reports whether that worked; it calls no CUDA function.
+        let present = unsafe { cudarc::driver::sys::is_culib_present() };
+        present
+    })
+}
+
+fn no_driver() -> CudaError {
+    CudaError::NoDriver("no CUDA driver (libcuda) on this node".into())
+}
+
+fn launch_failed(error: impl std::fmt::Display) -> CudaError {
+    CudaError::LaunchFailed(error.to_string())
+}
+
+/// `context`: a stream on one device.
+pub struct Context {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+}
+
+/// `module`: a loaded PTX module.
+pub struct Module {
+    module: Arc<cudarc::driver::CudaModule>,
+    stream: Arc<CudaStream>,
+}
+
+/// `device-buffer`: zeroed device memory, charged to the job.
+pub struct DeviceBuffer {
+    slice: CudaSlice<u8>,
+    stream: Arc<CudaStream>,
+    _charge: Charge,
+}
+
+/// A job's CUDA state: its memory account and meter.
+pub(crate) struct CudaJob {
+    memory: Arc<MemoryAccount>,
+    meter: JobMeter,
+}
+
+impl CudaJob {
+    pub(crate) fn new(memory: Arc<MemoryAccount>, meter: JobMeter) -> Self {
+        Self { memory, meter }
+    }
+
+    /// `context.open`.
+    pub(crate) fn open(&self, ordinal: u32) -> Result<Context, CudaError> {
+        if !driver_present() {
+            return Err(no_driver());
+        }
+        let ordinal =
+            usize::try_from(ordinal).map_err(|e| CudaError::InvalidArgument(e.to_string()))?;
+        // cudarc panics rather than failing in a few driver-less corners;
+        // contain them as the typed error.
+        let ctx = std::panic::catch_unwind(|| CudaContext::new(ordinal))
+            .map_err(|_| no_driver())?
+            .map_err(|e| CudaError::NoDriver(format!("device {ordinal}: {e}")))?;
+        let stream = ctx.default_stream();
+        Ok(Context { ctx, stream })
+    }
+
+    pub(crate) fn device_name(&self, context: &Context) -> Result<String, CudaError> {
+        context.ctx.name().map_err(launch_failed)
+    }
+
+    pub(crate) fn load_ptx(&self, context: &Context, ptx: String) -> Result<Module, CudaError> {
+        let module = context
+            .ctx
+            .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+            .map_err(|e| CudaError::InvalidModule(e.to_string()))?;
+        Ok(Module {
+            module,
+            stream: context.stream.clone(),
+        })
+    }
+
+    /// `alloc`: charged to the job's cap, then zeroed on the device.
+    pub(crate) fn alloc(&self, context: &Context, len: u64) -> Result<DeviceBuffer, CudaError> {
+        let charge = self
+            .memory
+            .charge(len)
+            .map_err(|e| CudaError::OutOfMemory(e.to_string()))?;
+        let size = usize::try_from(len).map_err(|e| CudaError::OutOfMemory(e.to_string()))?;
+        let slice = context
+            .stream
+            .alloc_zeros::<u8>(size)
+            .map_err(|e| CudaError::OutOfMemory(e.to_string()))?;
+        Ok(DeviceBuffer {
+            slice,
+            stream: context.stream.clone(),
+            _charge: charge,
+        })
+    }
+
+    pub(crate) fn synchronize(&self, context: &Context) -> Result<(), CudaError> {
+        context.stream.synchronize().map_err(launch_failed)
+    }
+
+    /// `launch`: arguments checked, kernel timed with events.
+    pub(crate) fn launch(
+        &self,
+        module: &Module,
+        name: &str,
+        config: LaunchConfig,
+        args: &[(KernelArgValue, Option<&DeviceBuffer>)],
+    ) -> Result<(), CudaError> {
+        if args.len() > MAX_CUDA_KERNEL_ARGS {
+            return Err(CudaError::InvalidArgument(format!(
+                "{} arguments; at most {MAX_CUDA_KERNEL_ARGS}",
+                args.len()
+            )));
+        }
+        let dims = [config.grid, config.block];
+        if dims.iter().any(|d| d.x == 0 || d.y == 0 || d.z == 0) {
+            return Err(CudaError::InvalidArgument(
+                "grid and block dimensions must be at least 1".into(),
+            ));
+        }
+        let function: CudaFunction = module
+            .module
+            .load_function(name)
+            .map_err(|e| CudaError::NoSuchKernel(format!("{name}: {e}")))?;
+        let stream = &module.stream;
+        let mut builder = stream.launch_builder(&function);
+        for (value, buffer) in args {
+            match (value, buffer) {
+                (_, Some(buffer)) => builder.arg(&buffer.slice),
+                (KernelArgValue::U32(v), None) => builder.arg(v),
+                (KernelArgValue::I32(v), None) => builder.arg(v),
+                (KernelArgValue::U64(v), None) => builder.arg(v),
+                (KernelArgValue::I64(v), None) => builder.arg(v),
+                (KernelArgValue::F32(v), None) => builder.arg(v),
+                (KernelArgValue::F64(v), None) => builder.arg(v),
+                (KernelArgValue::Buffer, None) => {
+                    return Err(CudaError::InvalidArgument("missing buffer".into()));
+                }
+            };
+        }
+        let timing = Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT);
+        let start = stream.record_event(timing).map_err(launch_failed)?;
+        let cfg = cudarc::driver::LaunchConfig {
+            grid_dim: (config.grid.x, config.grid.y, config.grid.z),
+            block_dim: (config.block.x, config.block.y, config.block.z),
+            shared_mem_bytes: config.shared_mem_bytes,
+        };
+        #[allow(unsafe_code, reason = "launching a kernel is unsafe in cudarc")]
+        // SAFETY: the argument list holds exactly the values and device
+        // buffers the guest named, each alive for the launch; device
+        // buffers are only ever passed as device pointers. What the kernel
+        // does with them is the guest's code running on the device, where a
+        // fault is reported by the driver as an error (see the module docs
+        // for what isolation this does and does not give).
+        unsafe { builder.launch(cfg) }.map_err(launch_failed)?;
+        let end = stream.record_event(timing).map_err(launch_failed)?;
+        end.synchronize().map_err(launch_failed)?;
+        let ms = start.elapsed_ms(&end).map_err(launch_failed)?;
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "elapsed milliseconds are non-negative and far below 2^64 ns"
+        )]
+        let ns = (f64::from(ms) * 1e6) as u64;
+        self.meter.record_gpu_time(ns, GpuClock::Device);
+        Ok(())
+    }
+
+    pub(crate) fn write(
+        &self,
+        buffer: &mut DeviceBuffer,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), CudaError> {
+        let (start, end) = range(offset, data.len() as u64, buffer.slice.len())?;
+        let mut view = buffer.slice.slice_mut(start..end);
+        buffer
+            .stream
+            .memcpy_htod(data, &mut view)
+            .map_err(launch_failed)
+    }
+
+    pub(crate) fn read(
+        &self,
+        buffer: &DeviceBuffer,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, CudaError> {
+        let (start, end) = range(offset, len, buffer.slice.len())?;
+        let view = buffer.slice.slice(start..end);
+        buffer.stream.clone_dtoh(&view).map_err(launch_failed)
+    }
+}
+
+impl DeviceBuffer {
+    pub(crate) fn len(&self) -> u64 {
+        self.slice.len() as u64
+    }
+}
+
+/// A kernel argument's value, with buffers resolved separately.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KernelArgValue {
+    Buffer,
+    U32(u32),
+    I32(i32),
+    U64(u64),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+}
+
+impl KernelArgValue {
+    pub(crate) fn of(arg: &KernelArg) -> Self {
+        match arg {
+            KernelArg::Buffer(_) => Self::Buffer,
+            KernelArg::U32(v) => Self::U32(*v),
+            KernelArg::I32(v) => Self::I32(*v),
+            KernelArg::U64(v) => Self::U64(*v),
+            KernelArg::I64(v) => Self::I64(*v),
+            KernelArg::F32(v) => Self::F32(*v),
+            KernelArg::F64(v) => Self::F64(*v),
+        }
+    }
+}
+
+/// `offset..offset + len` inside a buffer of `size`, and within one copy's bound.
+fn range(offset: u64, len: u64, size: usize) -> Result<(usize, usize), CudaError> {
+    if len > MAX_CUDA_COPY_BYTES {
+        return Err(CudaError::InvalidArgument(format!(
+            "copies are at most {MAX_CUDA_COPY_BYTES} bytes"
+        )));
+    }
+    let size = size as u64;
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok((
+            usize::try_from(offset).map_err(|e| CudaError::OutOfBounds(e.to_string()))?,
+            usize::try_from(end).map_err(|e| CudaError::OutOfBounds(e.to_string()))?,
+        )),
+        _ => Err(CudaError::OutOfBounds(format!(
+            "bytes {offset}..{offset}+{len} of {size}"
+        ))),
+    }
+}

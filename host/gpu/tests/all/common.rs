@@ -1,0 +1,98 @@
+//! Guests, a sandbox with the GPU extension, and limits for the tests.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kiln_gpu::{DeviceConfig, GpuHost};
+use kiln_runtime::{JobLimits, JobReport, Runtime, RuntimeConfig, Workload};
+use tempfile::TempDir;
+
+/// Where `cargo xtask guests` put the components.
+pub fn guest_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KILN_GUEST_DIR") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        PathBuf::from,
+    );
+    target.join("wasm32-wasip2").join("guest")
+}
+
+/// The bytes of guest `name` (e.g. `kiln_example_mandelbrot`).
+pub fn guest(name: &str) -> Vec<u8> {
+    let path = guest_dir().join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|error| {
+        panic!(
+            "guest {} is missing ({error}); build the guests with `cargo xtask guests`",
+            path.display()
+        )
+    })
+}
+
+/// A runtime with the GPU extension, its own GPU host (so counters are
+/// this test's alone) and its own scratch root.
+pub struct GpuSandbox {
+    pub gpu: GpuHost,
+    pub runtime: Runtime,
+    _dir: TempDir,
+}
+
+impl GpuSandbox {
+    pub fn new() -> Self {
+        Self::with(DeviceConfig::default())
+    }
+
+    pub fn with(config: DeviceConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let gpu = GpuHost::new(config);
+        let mut config = RuntimeConfig::new(dir.path().join("scratch"));
+        config.max_concurrent_jobs = 16;
+        let runtime = Runtime::new(config.with_extension(gpu.extension())).unwrap();
+        Self {
+            gpu,
+            runtime,
+            _dir: dir,
+        }
+    }
+
+    pub fn load(&self, name: &str) -> Workload {
+        self.runtime.load(&guest(name)).unwrap()
+    }
+
+    pub async fn run(&self, name: &str, input: &[u8], limits: JobLimits) -> JobReport {
+        let workload = self.load(name);
+        self.runtime.run(&workload, input.to_vec(), limits).await
+    }
+
+    /// Runs a probe command (see `host/gpu/guests/probe`) and returns its output as text.
+    pub async fn probe(
+        &self,
+        command: &str,
+        limits: JobLimits,
+    ) -> Result<String, kiln_runtime::JobError> {
+        let report = self
+            .run("kiln_test_gpu_probe", command.as_bytes(), limits)
+            .await;
+        report
+            .result
+            .map(|bytes| String::from_utf8(bytes).expect("the probe answers in UTF-8"))
+    }
+
+    /// No GPU buffer of any job is alive, and a GPU job still runs.
+    pub async fn assert_healthy(&self) {
+        assert_eq!(self.gpu.live_buffers(), (0, 0), "GPU buffers left alive");
+        let output = self.probe("ok", limits()).await.unwrap();
+        assert!(output.starts_with("ok"), "{output}");
+        assert_eq!(self.gpu.live_buffers(), (0, 0), "GPU buffers left alive");
+    }
+}
+
+/// Limits for GPU tests: a 64 MiB GPU memory cap.
+pub fn limits() -> JobLimits {
+    JobLimits {
+        gpu_memory_bytes: 64 << 20,
+        wall_clock: Duration::from_secs(60),
+        ..JobLimits::default()
+    }
+}
