@@ -38,6 +38,16 @@ impl Default for MeteringConfig {
     }
 }
 
+/// A receipt's flags: GPU time measured on the host, not the device, is
+/// marked so the renter and a verifier know which clock billed it.
+fn receipt_flags(gpu_time_host_measured: bool) -> u8 {
+    if gpu_time_host_measured {
+        kiln_protocol::receipt::flags::GPU_TIME_HOST_MEASURED
+    } else {
+        0
+    }
+}
+
 /// How a metered job ended.
 #[derive(Debug)]
 pub struct MeteredReport {
@@ -82,7 +92,7 @@ pub async fn run_metered(
                 let usage = control.usage();
                 // A paused guest uses nothing: no receipt for no new usage.
                 if last_usage != Some(usage) {
-                    match stream.issue(usage, 0) {
+                    match stream.issue(usage, receipt_flags(control.gpu_time_host_measured())) {
                         Ok(receipt) => {
                             issued += 1;
                             last_usage = Some(usage);
@@ -119,7 +129,8 @@ pub async fn run_metered(
     };
 
     let result: &[u8] = report.result.as_deref().unwrap_or(&[]);
-    let final_receipt = stream.issue_final(report.usage, 0, result);
+    let flags = receipt_flags(report.gpu_time_host_measured);
+    let final_receipt = stream.issue_final(report.usage, flags, result);
     if let Ok(receipt) = &final_receipt {
         issued += 1;
         let _ = to_renter.try_send(*receipt);

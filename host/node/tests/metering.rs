@@ -130,6 +130,10 @@ async fn a_lagging_renter_pauses_the_guest_and_catching_up_resumes_it() {
         .final_receipt
         .expect("a killed job still gets its final receipt");
     assert_eq!(last.receipt.usage(), report.job.usage);
+    assert!(
+        received.iter().all(|r| !r.receipt.gpu_time_host_measured()),
+        "a CPU job has no host-timed GPU time to flag"
+    );
     while let Ok(more) = at_renter.try_recv() {
         received.push(more);
     }
