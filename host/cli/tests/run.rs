@@ -1,27 +1,8 @@
 //! `kiln run` as a user runs it: the real binary, the real example components.
 
-use std::path::{Path, PathBuf};
+use kiln_test_guests::guest_path as guest;
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn guest(name: &str) -> PathBuf {
-    let dir = std::env::var_os("KILN_GUEST_DIR").map_or_else(
-        || {
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-                PathBuf::from,
-            );
-            target.join("wasm32-wasip2/guest")
-        },
-        PathBuf::from,
-    );
-    let path = dir.join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing; run `cargo xtask guests`",
-        path.display()
-    );
-    path
-}
 
 fn kiln(dir: &Path, args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kiln"))

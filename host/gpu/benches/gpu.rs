@@ -14,7 +14,7 @@
 //! sizes. Each figure is the median of interleaved rounds; set
 //! `KILN_BENCH_QUICK=1` for a short smoke run.
 
-use std::path::PathBuf;
+use kiln_test_guests::guest;
 use std::time::{Duration, Instant};
 
 use kiln_example_mandelbrot::Params;
@@ -31,26 +31,6 @@ fn rounds() -> usize {
     } else {
         11
     }
-}
-
-fn guest(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("KILN_GUEST_DIR").map_or_else(
-        || {
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-                PathBuf::from,
-            );
-            target.join("wasm32-wasip2/guest")
-        },
-        PathBuf::from,
-    );
-    let path = dir.join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; build the guests with `cargo xtask guests`",
-            path.display()
-        )
-    })
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

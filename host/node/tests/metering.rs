@@ -2,7 +2,7 @@
 //! pauses it when the renter stops counter-signing and resumes it when the
 //! renter catches up; the receipts form a chain the renter can verify.
 
-use std::path::{Path, PathBuf};
+use kiln_test_guests::guest;
 use std::time::Duration;
 
 use kiln_node::metering::{MeteringConfig, run_metered};
@@ -11,26 +11,6 @@ use kiln_protocol::signing::{SigningKey, public_key};
 use kiln_protocol::{Parties, PublicKey, Rates, ReceiptChain, SignedReceipt};
 use kiln_runtime::{JobLimits, Runtime, RuntimeConfig};
 use tokio::sync::mpsc;
-
-fn guest(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("KILN_GUEST_DIR").map_or_else(
-        || {
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-                PathBuf::from,
-            );
-            target.join("wasm32-wasip2/guest")
-        },
-        PathBuf::from,
-    );
-    let path = dir.join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|error| {
-        panic!(
-            "{} is missing ({error}); run `cargo xtask guests`",
-            path.display()
-        )
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_renter_pauses_the_guest_and_catching_up_resumes_it() {

@@ -12,7 +12,7 @@
 //! Each figure is the median of several interleaved rounds. Set
 //! `KILN_BENCH_QUICK=1` for a short smoke run.
 
-use std::path::PathBuf;
+use kiln_test_guests::guest;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -42,26 +42,6 @@ fn plan() -> Plan {
             rounds: 11,
         }
     }
-}
-
-fn guest(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("KILN_GUEST_DIR").map_or_else(
-        || {
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-                PathBuf::from,
-            );
-            target.join("wasm32-wasip2/guest")
-        },
-        PathBuf::from,
-    );
-    let path = dir.join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; build the guests with `cargo xtask guests`",
-            path.display()
-        )
-    })
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

@@ -1,34 +1,12 @@
 //! Guests, a sandbox with the GPU extension, and limits for the tests.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kiln_gpu::{DeviceConfig, GpuHost};
 use kiln_runtime::{JobLimits, JobReport, Runtime, RuntimeConfig, Workload};
 use tempfile::TempDir;
 
-/// Where `cargo xtask guests` put the components.
-pub fn guest_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KILN_GUEST_DIR") {
-        return PathBuf::from(dir);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    target.join("wasm32-wasip2").join("guest")
-}
-
-/// The bytes of guest `name` (e.g. `kiln_example_mandelbrot`).
-pub fn guest(name: &str) -> Vec<u8> {
-    let path = guest_dir().join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|error| {
-        panic!(
-            "guest {} is missing ({error}); build the guests with `cargo xtask guests`",
-            path.display()
-        )
-    })
-}
+pub use kiln_test_guests::guest;
 
 /// A runtime with the GPU extension, its own GPU host (so counters are
 /// this test's alone) and its own scratch root.
