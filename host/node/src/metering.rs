@@ -23,17 +23,26 @@ use crate::receipts::{Flow, IssueError, ReceiptStream};
 /// that signing and relaying are noise.
 pub const DEFAULT_RECEIPT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Default [`MeteringConfig::renter_silence`]: how long a job stays paused
+/// for a renter who stopped counter-signing before the node ends it and
+/// settles what was co-signed. A minute rides out a renter's reconnect.
+pub const DEFAULT_RENTER_SILENCE: Duration = Duration::from_secs(60);
+
 /// How a job is metered.
 #[derive(Debug, Clone, Copy)]
 pub struct MeteringConfig {
     /// Time between receipts.
     pub interval: Duration,
+    /// How long the guest may stay paused for the renter before the job is
+    /// ended (see [`DEFAULT_RENTER_SILENCE`]).
+    pub renter_silence: Duration,
 }
 
 impl Default for MeteringConfig {
     fn default() -> Self {
         Self {
             interval: DEFAULT_RECEIPT_INTERVAL,
+            renter_silence: DEFAULT_RENTER_SILENCE,
         }
     }
 }
@@ -59,18 +68,23 @@ pub struct MeteredReport {
     pub issued: u64,
     /// Times the guest was paused for the renter.
     pub pauses: u64,
+    /// True when the job was ended because the renter stayed silent past
+    /// [`MeteringConfig::renter_silence`].
+    pub renter_gave_up: bool,
 }
 
 /// Runs `job` to its end under `stream`: receipts go out on `to_renter`,
-/// counter-signed ones come in on `from_renter`. A renter that goes away
-/// (closed channels) does not stop the job: the stream pauses it once the lag
-/// limit is reached, and whoever holds the job decides when to kill it.
+/// counter-signed ones come in on `from_renter` (left open, so the caller can
+/// take the final receipt's counter-signature after the job). A renter that
+/// goes away does not stop the job at once: the stream pauses it once the
+/// lag limit is reached, and after [`MeteringConfig::renter_silence`] paused
+/// it is killed, so the node settles what was co-signed.
 pub async fn run_metered(
     job: JobHandle,
     stream: &mut ReceiptStream,
     config: MeteringConfig,
     to_renter: mpsc::Sender<SignedReceipt>,
-    mut from_renter: mpsc::Receiver<SignedReceipt>,
+    from_renter: &mut mpsc::Receiver<SignedReceipt>,
 ) -> MeteredReport {
     let control = job.control();
     let done = job.wait();
@@ -83,6 +97,8 @@ pub async fn run_metered(
     let (mut issued, mut pauses) = (0u64, 0u64);
     let mut last_usage = None;
     let mut paused_by_us = false;
+    let mut paused_since = tokio::time::Instant::now();
+    let mut renter_gave_up = false;
     let mut renter_open = true;
 
     let report = loop {
@@ -117,7 +133,17 @@ pub async fn run_metered(
                 tracing::info!(?reason, "pausing the guest for the renter");
                 control.pause();
                 paused_by_us = true;
+                paused_since = tokio::time::Instant::now();
                 pauses += 1;
+            }
+            Flow::Pause(_)
+                if paused_since.elapsed() >= config.renter_silence && !renter_gave_up =>
+            {
+                tracing::warn!(
+                    "the renter stayed silent; ending the job to settle what was co-signed"
+                );
+                renter_gave_up = true;
+                control.kill();
             }
             Flow::Run if paused_by_us => {
                 tracing::info!("renter caught up; resuming the guest");
@@ -140,5 +166,6 @@ pub async fn run_metered(
         final_receipt,
         issued,
         pauses,
+        renter_gave_up,
     }
 }

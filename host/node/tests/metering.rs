@@ -45,12 +45,13 @@ async fn a_lagging_renter_pauses_the_guest_and_catching_up_resumes_it() {
     };
     let mut stream = ReceiptStream::new(node_key, parties, rates, u64::MAX / 2, limits);
     let (to_renter, mut at_renter) = mpsc::channel::<SignedReceipt>(64);
-    let (from_renter_tx, from_renter) = mpsc::channel::<SignedReceipt>(64);
+    let (from_renter_tx, mut from_renter) = mpsc::channel::<SignedReceipt>(64);
     let config = MeteringConfig {
         interval: Duration::from_millis(50),
+        ..MeteringConfig::default()
     };
     let node = tokio::spawn(async move {
-        let report = run_metered(job, &mut stream, config, to_renter, from_renter).await;
+        let report = run_metered(job, &mut stream, config, to_renter, &mut from_renter).await;
         (report, stream.payable().copied())
     });
 

@@ -34,6 +34,19 @@ pub const MAX_BODY_BYTES: usize = 2 * MAX_RESULT_BYTES + 64 * 1024;
 /// to a store the renter names. Bounds what one job can make the scheduler hold.
 pub const MAX_RESULT_BYTES: usize = 1 << 20;
 
+/// Largest workload component the scheduler stores for nodes to fetch. The
+/// examples are well under 1 MiB; 32 MiB leaves room for a workload with
+/// embedded data while keeping one upload a bounded database write.
+pub const MAX_COMPONENT_BYTES: usize = 32 << 20;
+
+/// Largest sealed input the scheduler relays. Workloads have no network, so
+/// the input carries the job's data; 8 MiB keeps a relay a bounded write.
+/// Larger data waits for a store nodes fetch from directly.
+pub const MAX_SEALED_INPUT_BYTES: usize = 8 << 20;
+
+/// Body cap of the input route: the sealed input hex-encoded plus a little JSON.
+pub const MAX_INPUT_BODY_BYTES: usize = 2 * MAX_SEALED_INPUT_BYTES + 64 * 1024;
+
 /// Most log characters kept per job; later lines are dropped, not rotated, so
 /// the start of a failing job's log (usually the useful part) survives.
 pub const MAX_LOG_CHARS: usize = 64 * 1024;

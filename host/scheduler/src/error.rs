@@ -104,6 +104,35 @@ pub enum SchedulerError {
     /// The node has no live link to this scheduler.
     #[error("node {0} is not linked")]
     NotLinked(PublicKey),
+    /// No component with this digest is stored.
+    #[error("no component {0}")]
+    UnknownComponent(kiln_protocol::Digest),
+    /// An uploaded component's bytes do not hash to the digest it was put under.
+    #[error("component bytes hash to {actual}, not {claimed}")]
+    ComponentDigest {
+        /// The digest in the path.
+        claimed: kiln_protocol::Digest,
+        /// What the bytes hash to.
+        actual: kiln_protocol::Digest,
+    },
+    /// The renter has not posted the input of this attempt.
+    #[error("job {job} has no input for attempt {attempt}")]
+    NoInput {
+        /// The job.
+        job: PublicKey,
+        /// The attempt asked for.
+        attempt: u32,
+    },
+    /// An upload is over its cap.
+    #[error("{what} of {len} bytes is over the {max}-byte cap")]
+    TooLarge {
+        /// What was uploaded.
+        what: &'static str,
+        /// Its size.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
     /// The database failed.
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),

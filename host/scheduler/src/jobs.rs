@@ -20,8 +20,8 @@ use crate::model::{
 use crate::scheduler::{JobEvent, Scheduler, lock};
 use crate::store::Finish;
 use crate::wire::{
-    JobLogs, JobResult, JobStatus, PostReceipt, ReceiptJson, RenterSigned, SubmitJob, hex_array,
-    hex_bytes, hex_key,
+    AcceptanceJson, JobLogs, JobResult, JobStatus, PostReceipt, ReceiptJson, RenterSigned,
+    SubmitJob, hex_array, hex_bytes, hex_key,
 };
 
 /// Largest hex-encoded job spec accepted: a spec is ~200 bytes plus its
@@ -85,7 +85,9 @@ impl Scheduler {
                 .map(|n| n.manifest.manifest.encryption_key.to_string()),
             None => None,
         };
-        Ok(JobStatus::new(&job, key))
+        let mut status = JobStatus::new(&job, key);
+        status.acceptance = self.acceptance(id, job.attempt).await?;
+        Ok(status)
     }
 
     fn check_renter(job: &JobRecord, action: RenterAction, signed: &RenterSigned) -> Result<()> {
@@ -330,6 +332,21 @@ impl Scheduler {
                 let job = self.held_job(node, &job_id).await?;
                 self.confirm(&job, attempt, true).await.map(drop)
             }
+            FromNode::Terms {
+                job_id,
+                attempt,
+                escrow,
+                deadline,
+                signature,
+            } => {
+                let acceptance = AcceptanceJson {
+                    attempt,
+                    escrow,
+                    deadline,
+                    signature: hex_array("signature", &signature)?,
+                };
+                self.record_terms(node, &job_id, &acceptance).await
+            }
             FromNode::Reject { job_id, attempt } => {
                 let job = self.held_job(node, &job_id).await?;
                 let store = self.store();
@@ -399,7 +416,7 @@ impl Scheduler {
     }
 
     /// The job `job_id` if `node` holds it.
-    async fn held_job(&self, node: &PublicKey, job_id: &str) -> Result<JobRecord> {
+    pub(crate) async fn held_job(&self, node: &PublicKey, job_id: &str) -> Result<JobRecord> {
         let id = hex_key("job_id", job_id)?;
         let job = self.job(&id).await?;
         if job.node.as_ref() != Some(node) || !job.state.is_active() {

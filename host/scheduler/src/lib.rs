@@ -27,6 +27,7 @@ pub mod matching;
 pub mod metrics;
 pub mod model;
 pub mod registry;
+pub mod relay;
 pub mod scheduler;
 pub mod server;
 pub mod store;

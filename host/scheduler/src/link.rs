@@ -4,7 +4,7 @@
 //! scheduler → node   challenge {nonce}
 //! node → scheduler   hello {node_id, signature over LINK_DOMAIN ‖ nonce by the receipt key}
 //! scheduler → node   welcome {heartbeat_interval_ms}, then any proposal/start it holds
-//! node → scheduler   heartbeat | accept | reject | receipt | log | result | failed
+//! node → scheduler   heartbeat | terms | accept | reject | receipt | log | result | failed
 //! scheduler → node   proposal | start | cancel | receipt (counter-signed) | error
 //! ```
 //!
@@ -89,6 +89,20 @@ pub enum FromNode {
         job_id: String,
         /// The attempt accepted.
         attempt: u32,
+    },
+    /// The node's signed acceptance of the attempt's on-chain terms (sent
+    /// before `accept`): the renter opens the escrow with it.
+    Terms {
+        /// Job id (hex).
+        job_id: String,
+        /// The attempt.
+        attempt: u32,
+        /// Lamports the renter must escrow.
+        escrow: u64,
+        /// Unix seconds after which (plus grace) the renter may expire the job.
+        deadline: i64,
+        /// The node's signature over the settlement program's acceptance message (hex).
+        signature: String,
     },
     /// Declines the proposal; the job goes back to the queue.
     Reject {

@@ -19,6 +19,12 @@ pub const SUBMIT_DOMAIN: &[u8; 16] = b"kiln/submit/v1\0\0";
 /// of one proposal never confirms the next one, to another node.
 pub const RENTER_ACTION_DOMAIN: &[u8; 16] = b"kiln/renter/v1\0\0";
 
+/// Domain tag of a renter's input post: tag, job id, attempt (u32
+/// little-endian), SHA-256 of the sealed envelope, the result key. The node
+/// checks it itself, so the scheduler cannot swap the input or the key the
+/// result is sealed to.
+pub const INPUT_DOMAIN: &[u8; 16] = b"kiln/input/v1\0\0\0";
+
 /// Domain tag of a node's link handshake: tag, then the scheduler's nonce.
 pub const LINK_DOMAIN: &[u8; 16] = b"kiln/link/v1\0\0\0\0";
 
@@ -44,6 +50,34 @@ pub fn renter_action_message(job: &PublicKey, action: RenterAction, attempt: u32
     message.push(action as u8);
     message.extend_from_slice(&attempt.to_le_bytes());
     message
+}
+
+/// The bytes a renter signs to post the input of `job`'s `attempt`.
+pub fn input_message(
+    job: &PublicKey,
+    attempt: u32,
+    sealed: &[u8],
+    result_key: &[u8; 32],
+) -> Vec<u8> {
+    let mut message = Vec::with_capacity(16 + 32 + 4 + 32 + 32);
+    message.extend_from_slice(INPUT_DOMAIN);
+    message.extend_from_slice(job.as_bytes());
+    message.extend_from_slice(&attempt.to_le_bytes());
+    message.extend_from_slice(&kiln_protocol::sha256(&[sealed]).0);
+    message.extend_from_slice(result_key);
+    message
+}
+
+/// The `kiln-seal` context of the input of `job`'s `attempt`: an input
+/// sealed for one attempt (one node) does not open as another's.
+pub fn input_seal_context(job: &PublicKey, attempt: u32) -> Vec<u8> {
+    [b"input".as_slice(), job.as_bytes(), &attempt.to_le_bytes()].concat()
+}
+
+/// The `kiln-seal` context of the result of `job`'s `attempt`, sealed by the
+/// node to the renter's result key.
+pub fn result_seal_context(job: &PublicKey, attempt: u32) -> Vec<u8> {
+    [b"result".as_slice(), job.as_bytes(), &attempt.to_le_bytes()].concat()
 }
 
 /// The bytes a node signs to open its link.

@@ -204,6 +204,62 @@ pub struct JobStatus {
     pub output_digest: Option<String>,
     /// Why it failed, once failed.
     pub error: Option<String>,
+    /// The node's acceptance of this attempt's on-chain terms, once sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance: Option<AcceptanceJson>,
+}
+
+/// A node's signed acceptance of a job's on-chain terms (see `link::FromNode::Terms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AcceptanceJson {
+    /// The attempt it accepts.
+    pub attempt: u32,
+    /// Lamports to escrow.
+    pub escrow: u64,
+    /// Unix seconds.
+    pub deadline: i64,
+    /// The node's signature (hex, 64 bytes).
+    #[serde(with = "hex_64")]
+    #[schema(value_type = String)]
+    pub signature: [u8; 64],
+}
+
+mod hex_64 {
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 64], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 64], D::Error> {
+        let text = String::deserialize(deserializer)?;
+        hex::decode(&text)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| serde::de::Error::custom("expected 64 bytes of hex"))
+    }
+}
+
+/// A renter's input for one attempt, sealed to that attempt's node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobInput {
+    /// The attempt whose node it is sealed to.
+    pub attempt: u32,
+    /// The `kiln-seal` envelope (hex).
+    pub sealed: String,
+    /// X25519 key the node seals the result to (hex, 32 bytes).
+    pub result_key: String,
+    /// The renter's signature over `model::input_message` (hex).
+    pub signature: String,
+}
+
+/// A stored component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ComponentStored {
+    /// SHA-256 of its bytes (hex).
+    pub digest: String,
+    /// Its size.
+    pub bytes: u64,
 }
 
 impl JobStatus {
@@ -222,6 +278,7 @@ impl JobStatus {
             updated_ms: job.updated_ms,
             output_digest: job.output_digest.map(|d: Digest| d.to_string()),
             error: job.error.clone(),
+            acceptance: None,
         }
     }
 }

@@ -84,6 +84,25 @@ fn check_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<()
 }
 
 impl JobSpec {
+    /// The most this job can cost at `rates`: its whole fuel budget, and its
+    /// whole wall-clock deadline both as wall time and (for GPU classes) as
+    /// GPU time. This is the escrow a node asks for when it accepts the job,
+    /// so a job that runs to every limit is still paid in full; the renter's
+    /// own budget may stop it earlier (it stops counter-signing).
+    pub fn max_cost(&self, rates: &Rates) -> Result<u64, crate::rates::CostError> {
+        let wall_ms = self.limits.wall_clock_ms;
+        let gpu_ns = match self.class {
+            WorkloadClass::Cpu => 0,
+            WorkloadClass::WebGpu | WorkloadClass::Cuda => wall_ms.saturating_mul(1_000_000),
+        };
+        let usage = crate::receipt::Usage {
+            fuel: self.limits.fuel,
+            gpu_ns,
+            wall_ms,
+        };
+        crate::rates::usage_cost(&usage, rates)
+    }
+
     /// Checks every ceiling and rule of the module docs.
     pub fn validate(&self) -> Result<(), DecodeError> {
         if self.version != JOB_SPEC_VERSION {

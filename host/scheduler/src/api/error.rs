@@ -69,6 +69,10 @@ impl From<SchedulerError> for ApiError {
             E::StaleAttempt { .. } => (StatusCode::CONFLICT, "stale_attempt"),
             E::ResultTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             E::NotLinked(_) => (StatusCode::CONFLICT, "not_linked"),
+            E::UnknownComponent(_) => (StatusCode::NOT_FOUND, "unknown_component"),
+            E::ComponentDigest { .. } => (StatusCode::BAD_REQUEST, "digest_mismatch"),
+            E::NoInput { .. } => (StatusCode::NOT_FOUND, "no_input"),
+            E::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             E::Store(_) | E::Migrate(_) | E::Corrupt(_) => {
                 tracing::error!(%error, "internal error");
                 return Self::new(

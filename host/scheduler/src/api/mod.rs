@@ -10,22 +10,25 @@
 //! | `GET /v1/jobs/{id}/logs`, `/result` | what the node sent |
 //! | `GET/POST /v1/jobs/{id}/receipts` | receipts relay |
 //! | `GET /v1/jobs/{id}/events` | a renter's WebSocket of job events |
+//! | `PUT/GET /v1/components/{digest}` | workload components by SHA-256 |
+//! | `POST /v1/jobs/{id}/input`, `GET …/input/{attempt}` | the input, sealed to the node |
 //! | `GET /v1/stats`, `/health`, `/metrics`, `/openapi.json` | operations |
 
 pub mod error;
 mod jobs;
 mod nodes;
 mod ops;
+mod relay;
 mod ws;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-use crate::config::MAX_BODY_BYTES;
+use crate::config::{MAX_BODY_BYTES, MAX_COMPONENT_BYTES, MAX_INPUT_BODY_BYTES};
 use crate::scheduler::Scheduler;
 use crate::wire;
 use error::ApiError;
@@ -38,6 +41,7 @@ use error::ApiError;
         nodes::register, nodes::list,
         jobs::submit, jobs::status, jobs::confirm, jobs::cancel, jobs::logs, jobs::result,
         jobs::receipts, jobs::post_receipt,
+        relay::put_component, relay::component, relay::post_input, relay::input,
         ops::stats, ops::health, ops::metrics,
         ws::node_link, ws::job_events,
     ),
@@ -45,6 +49,7 @@ use error::ApiError;
         wire::RegisterNode, wire::Registered, wire::NodeInfo, wire::RatesJson, wire::SubmitJob,
         wire::RenterSigned, wire::JobStatus, wire::JobLogs, wire::JobResult, wire::ReceiptJson,
         wire::PostReceipt, wire::NetworkStats, wire::Health, wire::ErrorBody,
+        wire::AcceptanceJson, wire::JobInput, wire::ComponentStored,
     )),
     tags(
         (name = "nodes", description = "Node registration and listing"),
@@ -70,6 +75,17 @@ pub fn app(scheduler: Scheduler) -> Router {
             get(jobs::receipts).post(jobs::post_receipt),
         )
         .route("/v1/jobs/{id}/events", get(ws::job_events))
+        .route(
+            "/v1/components/{digest}",
+            put(relay::put_component)
+                .get(relay::component)
+                .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        )
+        .route(
+            "/v1/jobs/{id}/input",
+            post(relay::post_input).layer(DefaultBodyLimit::max(MAX_INPUT_BODY_BYTES)),
+        )
+        .route("/v1/jobs/{id}/input/{attempt}", get(relay::input))
         .route("/v1/stats", get(ops::stats))
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))

@@ -24,8 +24,10 @@
 mod jobs;
 mod ledger;
 mod nodes;
+mod relay;
 
 pub use jobs::{Finish, Proposal, QueueCursor};
+pub use relay::{StoredInput, StoredTerms};
 
 use std::str::FromStr;
 

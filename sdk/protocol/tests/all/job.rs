@@ -62,3 +62,27 @@ fn truncated_job_spec_is_truncated() {
         );
     }
 }
+
+#[test]
+fn max_cost_bills_every_limit_and_gpu_time_only_for_gpu_classes() {
+    let rates = kiln_protocol::Rates {
+        per_million_fuel: 1_000,
+        per_gpu_second: 500,
+        per_wall_second: 10,
+    };
+    let mut spec = sample_job_spec();
+    spec.limits.fuel = 3_000_000;
+    spec.limits.wall_clock_ms = 4_000;
+    spec.class = WorkloadClass::WebGpu;
+    // 3 M fuel at 1000/M + 4 s GPU at 500/s + 4 s wall at 10/s.
+    assert_eq!(spec.max_cost(&rates), Ok(3_000 + 2_000 + 40));
+    spec.class = WorkloadClass::Cpu;
+    spec.limits.gpu_memory_bytes = 0;
+    assert_eq!(spec.max_cost(&rates), Ok(3_000 + 40));
+    spec.limits.fuel = u64::MAX;
+    let huge = kiln_protocol::Rates {
+        per_million_fuel: u64::MAX,
+        ..rates
+    };
+    assert!(spec.max_cost(&huge).is_err());
+}

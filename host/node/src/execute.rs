@@ -1,0 +1,278 @@
+//! Running one started job: fetch and check its input and component, check
+//! the escrow, open the input, run it metered under its receipt stream,
+//! return the result sealed to the renter, and settle.
+//!
+//! Every failure before the guest starts ends the attempt with a `failed`
+//! report naming the cause (bad input signature, hash mismatch, input that
+//! does not decrypt, escrow not open); nothing was used, so nothing is
+//! billed. Once the guest runs, however it ends, the final receipt carries
+//! its usage and the node closes the escrow with the highest receipt the
+//! renter counter-signed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use kiln_protocol::receipt::Parties;
+use kiln_protocol::{Digest, PublicKey, SignedReceipt, sha256};
+use kiln_runtime::JobLimits;
+use kiln_scheduler::link::FromNode;
+use kiln_scheduler::model::{input_seal_context, result_seal_context};
+use tokio::sync::mpsc;
+
+use crate::agent::{Shared, fail, lock, transition};
+use crate::config::COMPONENT_CACHE_DIR;
+use crate::metering::run_metered;
+use crate::receipts::ReceiptStream;
+use crate::state::Event;
+
+/// Receipts buffered each way between a job and the link: a few intervals'
+/// worth; the stream pauses the guest long before the queue fills.
+pub const RECEIPT_QUEUE: usize = 64;
+
+/// Most log characters a node sends the scheduler per job (the scheduler
+/// keeps at most this much anyway).
+pub const MAX_LOG_CHARS: usize = kiln_scheduler::config::MAX_LOG_CHARS;
+
+pub(crate) fn spawn(shared: Arc<Shared>, id: PublicKey, attempt: u32) {
+    tokio::spawn(async move { execute(&shared, id, attempt).await });
+}
+
+fn cache_path(shared: &Shared, digest: &Digest) -> PathBuf {
+    shared
+        .config
+        .data_dir
+        .join(COMPONENT_CACHE_DIR)
+        .join(format!("{digest}.wasm"))
+}
+
+/// The component `digest`: from the cache when its bytes still hash right,
+/// else from the scheduler (hash checked) and cached. A cache that cannot
+/// be written (a full disk) costs a download next time, not the job.
+async fn component(shared: &Shared, digest: &Digest) -> Result<Vec<u8>, String> {
+    let path = cache_path(shared, digest);
+    if let Ok(bytes) = std::fs::read(&path) {
+        if sha256(&[&bytes]) == *digest {
+            return Ok(bytes);
+        }
+        tracing::warn!(path = %path.display(), "cached component is corrupt; fetching it again");
+    }
+    let bytes = shared
+        .remote
+        .component(digest)
+        .await
+        .map_err(|e| e.to_string())?;
+    let write = || -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let temporary = path.with_extension("wasm.tmp");
+        std::fs::write(&temporary, &bytes)?;
+        std::fs::rename(&temporary, &path)
+    };
+    if let Err(error) = write() {
+        tracing::warn!(%error, path = %path.display(), "component not cached");
+    }
+    Ok(bytes)
+}
+
+async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
+    let Some((spec, renter, price, escrow, progress)) =
+        lock(&shared.jobs).get(&id).and_then(|held| {
+            (held.attempt == attempt).then(|| {
+                (
+                    held.spec.clone(),
+                    held.renter,
+                    held.price,
+                    held.escrow,
+                    Arc::clone(&held.progress),
+                )
+            })
+        })
+    else {
+        tracing::warn!(job = %id, attempt, "start for a job this node did not accept");
+        return;
+    };
+
+    let input = match shared.remote.input(&id, attempt, &renter).await {
+        Ok(input) => input,
+        Err(error) => return fail(shared, &id, attempt, error.to_string()).await,
+    };
+    if let Some(settler) = shared.settler.clone() {
+        let node = shared.node_id;
+        let checked = tokio::task::spawn_blocking(move || settler.job(&id)).await;
+        let refusal = match checked {
+            Ok(Ok(Some(job)))
+                if job.escrow >= escrow && job.node_receipt_key == node.0 && job.rates == price =>
+            {
+                None
+            }
+            Ok(Ok(Some(_))) => Some("the escrow on chain is not on the accepted terms".to_owned()),
+            Ok(Ok(None)) => Some("the escrow is not open on chain".to_owned()),
+            Ok(Err(error)) => Some(format!("the escrow could not be read: {error}")),
+            Err(error) => Some(format!("the escrow check failed: {error}")),
+        };
+        if let Some(reason) = refusal {
+            return fail(shared, &id, attempt, reason).await;
+        }
+    }
+    let bytes = match component(shared, &spec.component).await {
+        Ok(bytes) => bytes,
+        Err(reason) => return fail(shared, &id, attempt, reason).await,
+    };
+    let plaintext = match kiln_seal::open(
+        &shared.keys.seal,
+        &input_seal_context(&id, attempt),
+        &input.sealed,
+    ) {
+        Ok(plaintext) => plaintext,
+        Err(error) => {
+            return fail(
+                shared,
+                &id,
+                attempt,
+                format!("input does not decrypt: {error}"),
+            )
+            .await;
+        }
+    };
+    let workload = match shared.runtime.load(&bytes) {
+        Ok(workload) => workload,
+        Err(error) => {
+            return fail(shared, &id, attempt, format!("component refused: {error}")).await;
+        }
+    };
+
+    let handle = shared
+        .runtime
+        .start(&workload, plaintext.to_vec(), JobLimits::from(&spec.limits));
+    drop(plaintext);
+    let (co_signed_tx, mut co_signed_rx) = mpsc::channel(RECEIPT_QUEUE);
+    let running = {
+        let mut jobs = lock(&shared.jobs);
+        if let Some(held) = jobs.get_mut(&id) {
+            held.control = Some(handle.control());
+            held.receipts = Some(co_signed_tx);
+        }
+        jobs.values().filter(|held| held.control.is_some()).count()
+    };
+    transition(shared, Event::JobStarted { running });
+    tracing::info!(job = %id, attempt, "job started");
+
+    let parties = Parties {
+        job: id,
+        node: shared.node_id,
+        renter,
+    };
+    let mut stream = ReceiptStream::new(
+        shared.keys.signing.clone(),
+        parties,
+        price,
+        escrow,
+        shared.config.flow,
+    );
+    let (to_renter, mut outgoing) = mpsc::channel::<SignedReceipt>(RECEIPT_QUEUE);
+    let forward = tokio::spawn({
+        let shared = Arc::clone(shared);
+        let progress = Arc::clone(&progress);
+        async move {
+            while let Some(receipt) = outgoing.recv().await {
+                {
+                    let mut progress = lock(&progress);
+                    progress.fuel = receipt.receipt.fuel;
+                    progress.gpu_ns = receipt.receipt.gpu_ns;
+                    progress.wall_ms = receipt.receipt.wall_ms;
+                }
+                shared
+                    .link
+                    .send(FromNode::Receipt {
+                        receipt: hex::encode(receipt.to_bytes()),
+                    })
+                    .await;
+            }
+        }
+    });
+    let report = run_metered(
+        handle,
+        &mut stream,
+        shared.config.metering,
+        to_renter,
+        &mut co_signed_rx,
+    )
+    .await;
+    let _ = forward.await;
+
+    let job_id = id.to_string();
+    let mut logs = String::from_utf8_lossy(&report.job.stdout).into_owned();
+    logs.push_str(&String::from_utf8_lossy(&report.job.stderr));
+    if !logs.is_empty() {
+        let text: String = logs.chars().take(MAX_LOG_CHARS).collect();
+        shared
+            .link
+            .send(FromNode::Log {
+                job_id: job_id.clone(),
+                text,
+            })
+            .await;
+    }
+    let outcome = match &report.job.result {
+        Ok(output) => kiln_seal::seal(
+            &kiln_seal::PublicKey(input.result_key),
+            &result_seal_context(&id, attempt),
+            output,
+        )
+        .map(|sealed| FromNode::Result {
+            job_id: job_id.clone(),
+            attempt,
+            output: hex::encode(sealed.0),
+        })
+        .unwrap_or_else(|error| FromNode::Failed {
+            job_id: job_id.clone(),
+            attempt,
+            reason: format!("result could not be sealed: {error}"),
+        }),
+        Err(error) => FromNode::Failed {
+            job_id: job_id.clone(),
+            attempt,
+            reason: format!("{}: {error}", error.status()),
+        },
+    };
+    shared.link.send(outcome).await;
+    tracing::info!(job = %id, attempt, issued = report.issued, pauses = report.pauses,
+        ok = report.job.result.is_ok(), "job ended");
+
+    // The renter has `settle_wait` to counter-sign the final receipt.
+    if let Ok(last) = &report.final_receipt {
+        let until = tokio::time::Instant::now() + shared.config.settle_wait;
+        while stream.payable().map(|r| r.receipt.seq) != Some(last.receipt.seq) {
+            match tokio::time::timeout_at(until, co_signed_rx.recv()).await {
+                Ok(Some(co_signed)) => {
+                    if let Err(error) = stream.accept(&co_signed) {
+                        tracing::warn!(%error, "counter-signed receipt refused");
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+    let earned = stream.earned();
+    lock(&progress).co_signed = earned;
+    shared.earned.fetch_add(earned, Ordering::Relaxed);
+    if let Some(settler) = shared.settler.clone() {
+        let payable = stream.payable().copied();
+        let closed =
+            tokio::task::spawn_blocking(move || settler.close(&id, payable.as_ref())).await;
+        match closed {
+            Ok(Ok(())) => tracing::info!(job = %id, earned, "escrow closed"),
+            Ok(Err(error)) => tracing::warn!(job = %id, %error, "escrow not closed"),
+            Err(error) => tracing::warn!(job = %id, %error, "escrow close failed"),
+        }
+    }
+    let running = {
+        let mut jobs = lock(&shared.jobs);
+        jobs.remove(&id);
+        jobs.values().filter(|held| held.control.is_some()).count()
+    };
+    shared.jobs_done.fetch_add(1, Ordering::Relaxed);
+    transition(shared, Event::JobEnded { running });
+}
