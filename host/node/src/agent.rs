@@ -9,7 +9,7 @@
 //! the escrow are checked before a job runs.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     pub state: Mutex<StateMachine>,
     pub jobs_done: AtomicU64,
     pub earned: AtomicU64,
+    /// Set by [`Node::vanish`]: running jobs end without reporting or settling.
+    pub vanished: AtomicBool,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -169,6 +171,7 @@ impl Node {
             state: Mutex::new(StateMachine::new()),
             jobs_done: AtomicU64::new(0),
             earned: AtomicU64::new(0),
+            vanished: AtomicBool::new(false),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(Arc::clone(&shared), inbox, stopped));
@@ -187,6 +190,19 @@ impl Node {
     /// The status `kiln node status` shows.
     pub fn status(&self) -> NodeStatus {
         snapshot(&self.shared)
+    }
+
+    /// Disappears as a crashed machine would: the link drops without a word,
+    /// running guests stop, nothing is reported or settled. For fault tests
+    /// and the failover demo.
+    pub fn vanish(self) {
+        self.shared.vanished.store(true, Ordering::SeqCst);
+        self.shared.link.close();
+        for held in lock(&self.shared.jobs).values() {
+            if let Some(control) = &held.control {
+                control.kill();
+            }
+        }
     }
 
     /// Stops taking work and ends the agent's loop; jobs in flight are killed

@@ -201,6 +201,9 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
     )
     .await;
     let _ = forward.await;
+    if shared.vanished.load(Ordering::SeqCst) {
+        return;
+    }
 
     let job_id = id.to_string();
     let mut logs = String::from_utf8_lossy(&report.job.stdout).into_owned();

@@ -75,6 +75,11 @@ impl NodeLink {
         let _ = self.outbox.send(message).await;
     }
 
+    /// Drops the connection and stops reconnecting, as a crashed node would.
+    pub fn close(&self) {
+        self.task.abort();
+    }
+
     /// Links opened so far (1 after the first welcome, 2 after a reconnect, …).
     pub fn sessions(&self) -> u64 {
         self.sessions.load(Ordering::Relaxed)

@@ -85,6 +85,8 @@ impl Scheduler {
                 .map(|n| n.manifest.manifest.encryption_key.to_string()),
             None => None,
         };
+        // SQLite's pool holds one connection: release it before the next read.
+        drop(conn);
         let mut status = JobStatus::new(&job, key);
         status.acceptance = self.acceptance(id, job.attempt).await?;
         Ok(status)

@@ -1,0 +1,180 @@
+//! `kiln demo`: the main job. A whole network in this process on real
+//! parts (kiln-devnet): the settlement program in LiteSVM, a scheduler on
+//! SQLite, two nodes; a renter runs the Mandelbrot GPU example and the
+//! sha256 CPU example at once, receipts stream and are counter-signed, the
+//! node closes each escrow on chain, and the receipts verify offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use kiln_client::{JobOutcome, JobRequest, Progress};
+use kiln_devnet::{Devnet, DevnetConfig, guest_path};
+use kiln_protocol::{BenchmarkClass, JobLimits, PublicKey, Rates, WorkloadClass, sha256};
+
+/// Arguments of `kiln demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the image, the receipts and the network's files are written.
+    #[arg(long, default_value = "kiln-demo")]
+    out: PathBuf,
+    /// The settlement program's ELF (default: $KILN_SETTLEMENT_SO).
+    #[arg(long)]
+    elf: Option<PathBuf>,
+}
+
+/// The renter's starting balance: 100 SOL.
+const RENTER_AIRDROP: u64 = 100_000_000_000;
+
+/// The most the demo's renter pays per unit (above the nodes' floors).
+const MAX_RATES: Rates = Rates {
+    per_million_fuel: 50,
+    per_gpu_second: 5_000_000,
+    per_wall_second: 200_000,
+};
+
+fn request(component: Vec<u8>, input: Vec<u8>, class: WorkloadClass) -> JobRequest {
+    JobRequest {
+        component,
+        input,
+        class,
+        limits: JobLimits {
+            fuel: 5_000_000_000,
+            memory_bytes: 256 << 20,
+            wall_clock_ms: 120_000,
+            gpu_memory_bytes: if class == WorkloadClass::Cpu { 0 } else { 256 << 20 },
+            output_bytes: 4 << 20,
+        },
+        max_rates: MAX_RATES,
+        region: None,
+        min_benchmark_class: BenchmarkClass(0),
+        budget: None,
+        timeout: Duration::from_secs(300),
+        settle_timeout: Duration::from_secs(30),
+    }
+}
+
+fn read_guest(name: &str) -> Result<Vec<u8>> {
+    let path = guest_path(name);
+    std::fs::read(&path).with_context(|| {
+        format!(
+            "reading {} (build the examples with `cargo xtask guests`, or run `cargo xtask demo`)",
+            path.display()
+        )
+    })
+}
+
+fn sol(lamports: u64) -> String {
+    format!("{}.{:09} SOL", lamports / 1_000_000_000, lamports % 1_000_000_000)
+}
+
+fn short(key: &PublicKey) -> String {
+    key.to_string()[..8].to_owned()
+}
+
+pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    let elf = kiln_settlement::Embedded::elf_path(args.elf.as_deref())?;
+    let mandelbrot = read_guest("kiln_example_mandelbrot")?;
+    let sha = read_guest("kiln_example_sha256")?;
+    if args.out.join("scheduler.db").exists() {
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("clearing the previous demo in {}", args.out.display()))?;
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tokio.block_on(demo(args.out, elf, mandelbrot, sha))
+}
+
+async fn demo(out: PathBuf, elf: PathBuf, mandelbrot: Vec<u8>, sha: Vec<u8>) -> Result<ExitCode> {
+    println!("kiln demo: a whole network in one process");
+    let devnet = Devnet::start(DevnetConfig::new(out.join("network"), elf))
+        .await
+        .context("starting the network")?;
+    println!("  chain      the settlement program (SBF ELF) in LiteSVM, config and treasury created");
+    println!("  scheduler  {} (SQLite)", devnet.scheduler_url);
+    for node in &devnet.nodes {
+        println!("  node       {} registered, staked {}", short(&node.id), sol(kiln_devnet::NODE_STAKE));
+    }
+    let renter = devnet.renter(RENTER_AIRDROP)?;
+    let renter_before = renter.balance()?;
+    let nodes_before: Vec<u64> = devnet.nodes.iter().map(|n| devnet.balance(&n.id)).collect();
+    let treasury_before = devnet.treasury_balance();
+    println!("  renter     {} funded with {}", short(&renter.id()), sol(renter_before));
+    println!();
+
+    let text = b"Kiln: decentralized GPU compute on WebAssembly components".to_vec();
+    let log = |name: &'static str| {
+        move |progress: &Progress| match progress {
+            Progress::EscrowOpened { node, escrow, .. } => {
+                println!("  [{name}] node {} accepted; escrow {} opened on chain", short(node), sol(*escrow));
+            }
+            Progress::Receipt { seq, usage, cost, co_signed } => println!(
+                "  [{name}] receipt #{seq}: fuel {} gpu {:.1} ms wall {} ms cost {} {}",
+                usage.fuel,
+                usage.gpu_ns as f64 / 1e6,
+                usage.wall_ms,
+                sol(*cost),
+                if *co_signed { "counter-signed" } else { "not counter-signed" }
+            ),
+            Progress::Settled => println!("  [{name}] the node closed the escrow"),
+            _ => {}
+        }
+    };
+    let gpu_job = request(mandelbrot, Vec::new(), WorkloadClass::WebGpu);
+    let cpu_job = request(sha, text.clone(), WorkloadClass::Cpu);
+    let (image, hash) = tokio::join!(
+        renter.run(&gpu_job, log("mandelbrot")),
+        renter.run(&cpu_job, log("sha256"))
+    );
+    let image = image.context("the Mandelbrot job")?;
+    let hash = hash.context("the sha256 job")?;
+    println!();
+
+    let png = out.join("mandelbrot.png");
+    std::fs::write(&png, image.output.as_deref().unwrap_or_default())?;
+    let digest = hash.output.clone().unwrap_or_default();
+    anyhow::ensure!(
+        digest == sha256(&[&text]).0,
+        "the sha256 job's result is not the digest of its input"
+    );
+    for (name, outcome) in [("mandelbrot", &image), ("sha256", &hash)] {
+        let file = out.join(format!("receipts-{name}.json"));
+        outcome.receipts.write(&file)?;
+        let verified = kiln_client::ReceiptsFile::read(&file)?
+            .verify(None)
+            .map_err(|e| anyhow::anyhow!("{name} receipts: {e}"))?;
+        summary(name, outcome, verified.receipts, &file);
+    }
+    println!();
+    println!("balances (lamports moved on chain)");
+    let renter_after = renter.balance()?;
+    println!("  renter    {} -> {} (paid {})", sol(renter_before), sol(renter_after), sol(renter_before - renter_after));
+    for (node, before) in devnet.nodes.iter().zip(nodes_before) {
+        let after = devnet.balance(&node.id);
+        println!("  node {}  {} -> {} (earned {})", short(&node.id), sol(before), sol(after), sol(after.saturating_sub(before)));
+    }
+    let treasury_after = devnet.treasury_balance();
+    println!("  treasury  {} -> {} (fees {})", sol(treasury_before), sol(treasury_after), sol(treasury_after - treasury_before));
+    println!();
+    println!("files");
+    println!("  {}  the Mandelbrot set, rendered by a WGSL shader on the node's GPU", png.display());
+    println!("  {}/receipts-*.json  verify them: kiln receipts verify FILE", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(name: &str, outcome: &JobOutcome, receipts: usize, file: &std::path::Path) {
+    let last = outcome.receipts.receipts.len();
+    println!(
+        "{name}: {} on node {} in {:.2} s; {receipts} receipts ({last} kept), co-signed cost {}, escrow closed: {}; {} verifies offline",
+        outcome.state,
+        short(&outcome.node),
+        outcome.elapsed.as_secs_f64(),
+        sol(outcome.co_signed_cost),
+        outcome.settled,
+        file.display()
+    );
+}

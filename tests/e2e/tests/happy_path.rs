@@ -1,0 +1,62 @@
+//! The happy path: a CPU job and a GPU job through scheduler, node and
+//! chain; balances move as the receipts say; the receipts verify offline.
+
+use kiln_e2e::{cpu_job, guest, network};
+use kiln_protocol::{WorkloadClass, sha256};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cpu_and_a_gpu_job_run_settle_and_verify() {
+    let (devnet, dir) = network(2, |_| {}).await;
+    let renter = devnet.renter(100_000_000_000).unwrap();
+    let renter_before = renter.balance().unwrap();
+    let treasury_before = devnet.treasury_balance();
+
+    let input = b"kiln end to end".to_vec();
+    let outcome = renter
+        .run(
+            &cpu_job(guest("kiln_example_sha256"), input.clone()),
+            |_| {},
+        )
+        .await
+        .expect("the CPU job runs");
+    assert_eq!(outcome.state, "done");
+    assert_eq!(outcome.output.as_deref(), Some(&sha256(&[&input]).0[..]));
+    assert!(outcome.settled, "the node closed the escrow");
+    let verified = outcome.receipts.verify(None).expect("the receipts verify");
+    assert_eq!(verified.payable_amount, outcome.co_signed_cost);
+    assert!(
+        verified.payable.receipt.output != kiln_protocol::Digest::ZERO,
+        "final receipt co-signed"
+    );
+
+    let spent = renter_before - renter.balance().unwrap();
+    assert!(
+        spent >= outcome.co_signed_cost,
+        "the renter paid what it co-signed"
+    );
+    assert!(
+        spent < outcome.escrow,
+        "and was refunded the rest of the escrow"
+    );
+
+    let mut gpu = cpu_job(guest("kiln_example_mandelbrot"), Vec::new());
+    gpu.class = WorkloadClass::WebGpu;
+    gpu.limits.gpu_memory_bytes = 64 << 20;
+    let image = renter.run(&gpu, |_| {}).await.expect("the GPU job runs");
+    let png = image.output.expect("a PNG");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(image.receipts.verify(None).is_ok());
+    let file = dir.path().join("receipts.json");
+    image.receipts.write(&file).unwrap();
+    assert!(
+        kiln_client::ReceiptsFile::read(&file)
+            .unwrap()
+            .verify(None)
+            .is_ok()
+    );
+    // The fee is 2.5 % of each payment, rounded down: the rendering costs
+    // enough for it to show.
+    let fees = devnet.treasury_balance() - treasury_before;
+    let paid = outcome.co_signed_cost + image.co_signed_cost;
+    assert!(fees > 0 && fees <= paid * u64::from(kiln_devnet::FEE_BPS) / 10_000);
+}
