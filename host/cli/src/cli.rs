@@ -22,6 +22,16 @@ enum Command {
     Chain(commands::chain::ChainArgs),
     /// Run a scheduler: node registry, matching, failover, receipts relay.
     Scheduler(commands::scheduler::SchedulerArgs),
+    /// Run a node: register, link to a scheduler, run jobs, settle.
+    Node(commands::node::NodeArgs),
+    /// Submit jobs and read their status, logs and results (renters).
+    Job(commands::job::JobArgs),
+    /// Verify a receipts file offline.
+    Receipts(commands::receipts::ReceiptsArgs),
+    /// Create keypair files.
+    Keys(commands::keys::KeysArgs),
+    /// The main job: a whole network in this process runs a GPU and a CPU job.
+    Demo(commands::demo::DemoArgs),
 }
 
 /// Exit code for a command line or input the command could not use.
@@ -44,6 +54,11 @@ pub fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Chain(args) => commands::chain::run(args),
         Command::Scheduler(args) => commands::scheduler::run(args),
+        Command::Node(args) => commands::node::run(args),
+        Command::Job(args) => commands::job::run(args),
+        Command::Receipts(args) => commands::receipts::run(args),
+        Command::Keys(args) => commands::keys::run(args),
+        Command::Demo(args) => commands::demo::run(args),
     };
     match outcome {
         Ok(code) => code,

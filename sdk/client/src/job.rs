@@ -301,7 +301,6 @@ impl Renter {
         }
         progress(&Progress::Submitted { job });
 
-        let result_key = kiln_seal::SecretKey::generate();
         let mut opened: Option<(u32, PublicKey, Rates, u64)> = None;
         let mut receipts = Receipts {
             node: None,
@@ -359,16 +358,9 @@ impl Renter {
                     if let Some(acceptance) =
                         status.acceptance.filter(|a| a.attempt == status.attempt)
                     {
+                        let key = result_key(&self.key, &job, status.attempt);
                         let terms = self
-                            .open(
-                                &job,
-                                job_number,
-                                &spec,
-                                &status,
-                                &acceptance,
-                                &result_key,
-                                request,
-                            )
+                            .open(&job, job_number, &spec, &status, &acceptance, &key, request)
                             .await?;
                         progress(&Progress::EscrowOpened {
                             node: terms.1,
@@ -385,13 +377,15 @@ impl Renter {
                 _ => {
                     self.drain_receipts(&job, &status, &mut receipts, opened, request, progress)
                         .await?;
+                    let attempt = opened.map_or(status.attempt, |(attempt, ..)| attempt);
+                    let key = result_key(&self.key, &job, attempt);
                     let outcome = self
                         .finish(
                             &job,
                             &status,
                             opened,
                             &mut receipts,
-                            &result_key,
+                            &key,
                             request,
                             progress,
                         )
@@ -708,6 +702,30 @@ impl Renter {
     pub fn balance(&self) -> Result<u64> {
         self.ledger.balance(&self.id())
     }
+}
+
+/// The X25519 key a job's result is sealed to, derived from the renter's
+/// key, so `kiln job result` can open it later without any other state:
+/// SHA-256 of a domain tag, the renter's secret, the job and the attempt.
+pub fn result_key(renter: &SigningKey, job: &PublicKey, attempt: u32) -> kiln_seal::SecretKey {
+    let seed = sha256(&[
+        b"kiln/result-key/v1",
+        renter.as_bytes(),
+        job.as_bytes(),
+        &attempt.to_le_bytes(),
+    ]);
+    kiln_seal::SecretKey::from_bytes(&seed.0).expect("every 32 bytes are an X25519 secret")
+}
+
+/// Opens a result the node sealed to [`result_key`].
+pub fn open_result(
+    renter: &SigningKey,
+    job: &PublicKey,
+    attempt: u32,
+    sealed: &[u8],
+) -> Result<Vec<u8>> {
+    let key = result_key(renter, job, attempt);
+    Ok(kiln_seal::open(&key, &result_seal_context(job, attempt), sealed)?.to_vec())
 }
 
 /// A key or id sent as hex.

@@ -44,7 +44,11 @@ fn request(component: Vec<u8>, input: Vec<u8>, class: WorkloadClass) -> JobReque
             fuel: 5_000_000_000,
             memory_bytes: 256 << 20,
             wall_clock_ms: 120_000,
-            gpu_memory_bytes: if class == WorkloadClass::Cpu { 0 } else { 256 << 20 },
+            gpu_memory_bytes: if class == WorkloadClass::Cpu {
+                0
+            } else {
+                256 << 20
+            },
             output_bytes: 4 << 20,
         },
         max_rates: MAX_RATES,
@@ -67,7 +71,11 @@ fn read_guest(name: &str) -> Result<Vec<u8>> {
 }
 
 fn sol(lamports: u64) -> String {
-    format!("{}.{:09} SOL", lamports / 1_000_000_000, lamports % 1_000_000_000)
+    format!(
+        "{}.{:09} SOL",
+        lamports / 1_000_000_000,
+        lamports % 1_000_000_000
+    )
 }
 
 fn short(key: &PublicKey) -> String {
@@ -94,31 +102,54 @@ async fn demo(out: PathBuf, elf: PathBuf, mandelbrot: Vec<u8>, sha: Vec<u8>) -> 
     let devnet = Devnet::start(DevnetConfig::new(out.join("network"), elf))
         .await
         .context("starting the network")?;
-    println!("  chain      the settlement program (SBF ELF) in LiteSVM, config and treasury created");
+    println!(
+        "  chain      the settlement program (SBF ELF) in LiteSVM, config and treasury created"
+    );
     println!("  scheduler  {} (SQLite)", devnet.scheduler_url);
     for node in &devnet.nodes {
-        println!("  node       {} registered, staked {}", short(&node.id), sol(kiln_devnet::NODE_STAKE));
+        println!(
+            "  node       {} registered, staked {}",
+            short(&node.id),
+            sol(kiln_devnet::NODE_STAKE)
+        );
     }
     let renter = devnet.renter(RENTER_AIRDROP)?;
     let renter_before = renter.balance()?;
     let nodes_before: Vec<u64> = devnet.nodes.iter().map(|n| devnet.balance(&n.id)).collect();
     let treasury_before = devnet.treasury_balance();
-    println!("  renter     {} funded with {}", short(&renter.id()), sol(renter_before));
+    println!(
+        "  renter     {} funded with {}",
+        short(&renter.id()),
+        sol(renter_before)
+    );
     println!();
 
     let text = b"Kiln: decentralized GPU compute on WebAssembly components".to_vec();
     let log = |name: &'static str| {
         move |progress: &Progress| match progress {
             Progress::EscrowOpened { node, escrow, .. } => {
-                println!("  [{name}] node {} accepted; escrow {} opened on chain", short(node), sol(*escrow));
+                println!(
+                    "  [{name}] node {} accepted; escrow {} opened on chain",
+                    short(node),
+                    sol(*escrow)
+                );
             }
-            Progress::Receipt { seq, usage, cost, co_signed } => println!(
+            Progress::Receipt {
+                seq,
+                usage,
+                cost,
+                co_signed,
+            } => println!(
                 "  [{name}] receipt #{seq}: fuel {} gpu {:.1} ms wall {} ms cost {} {}",
                 usage.fuel,
                 usage.gpu_ns as f64 / 1e6,
                 usage.wall_ms,
                 sol(*cost),
-                if *co_signed { "counter-signed" } else { "not counter-signed" }
+                if *co_signed {
+                    "counter-signed"
+                } else {
+                    "not counter-signed"
+                }
             ),
             Progress::Settled => println!("  [{name}] the node closed the escrow"),
             _ => {}
@@ -152,17 +183,39 @@ async fn demo(out: PathBuf, elf: PathBuf, mandelbrot: Vec<u8>, sha: Vec<u8>) -> 
     println!();
     println!("balances (lamports moved on chain)");
     let renter_after = renter.balance()?;
-    println!("  renter    {} -> {} (paid {})", sol(renter_before), sol(renter_after), sol(renter_before - renter_after));
+    println!(
+        "  renter    {} -> {} (paid {})",
+        sol(renter_before),
+        sol(renter_after),
+        sol(renter_before - renter_after)
+    );
     for (node, before) in devnet.nodes.iter().zip(nodes_before) {
         let after = devnet.balance(&node.id);
-        println!("  node {}  {} -> {} (earned {})", short(&node.id), sol(before), sol(after), sol(after.saturating_sub(before)));
+        println!(
+            "  node {}  {} -> {} (earned {})",
+            short(&node.id),
+            sol(before),
+            sol(after),
+            sol(after.saturating_sub(before))
+        );
     }
     let treasury_after = devnet.treasury_balance();
-    println!("  treasury  {} -> {} (fees {})", sol(treasury_before), sol(treasury_after), sol(treasury_after - treasury_before));
+    println!(
+        "  treasury  {} -> {} (fees {})",
+        sol(treasury_before),
+        sol(treasury_after),
+        sol(treasury_after - treasury_before)
+    );
     println!();
     println!("files");
-    println!("  {}  the Mandelbrot set, rendered by a WGSL shader on the node's GPU", png.display());
-    println!("  {}/receipts-*.json  verify them: kiln receipts verify FILE", out.display());
+    println!(
+        "  {}  the Mandelbrot set, rendered by a WGSL shader on the node's GPU",
+        png.display()
+    );
+    println!(
+        "  {}/receipts-*.json  verify them: kiln receipts verify FILE",
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,10 @@
 //! One module per subcommand.
 
 pub mod chain;
+pub mod demo;
+pub mod job;
+pub mod keys;
+pub mod node;
+pub mod receipts;
 pub mod run;
 pub mod scheduler;

@@ -1,0 +1,45 @@
+//! `kiln keys new`: a keypair file in solana-keygen's format, mode 0600.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use solana_signer::Signer as _;
+
+/// `kiln keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a new keypair file (refuses to overwrite one).
+    New {
+        /// Where to write it.
+        #[arg(long, default_value = "renter.json")]
+        out: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(args: KeysArgs) -> Result<ExitCode> {
+    let KeysCommand::New { out, json } = args.command;
+    let keypair = kiln_settlement::keys::create_keypair(&out)?;
+    let public = hex::encode(keypair.pubkey().to_bytes());
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "path": out.display().to_string(), "public_key": public, "address": keypair.pubkey().to_string() })
+        );
+    } else {
+        println!("wrote {} (mode 0600)", out.display());
+        println!("public key  {public}");
+        println!("address     {}", keypair.pubkey());
+    }
+    Ok(ExitCode::SUCCESS)
+}
