@@ -16,6 +16,8 @@ enum Needs {
     Guests,
     /// The settlement program's SBF ELF (`KILN_SETTLEMENT_SO`).
     SettlementElf,
+    /// Both: guests and the ELF (a whole network).
+    Network,
     /// Nothing beyond the bench itself.
     Nothing,
 }
@@ -31,6 +33,7 @@ const SUITES: &[(&str, &str, &str, Needs)] = &[
     ),
     ("scheduler", "kiln-scheduler", "scheduler", Needs::Nothing),
     ("gpu", "kiln-gpu", "gpu", Needs::Guests),
+    ("e2e", "kiln-e2e", "e2e", Needs::Network),
 ];
 
 /// Runs one suite by name.
@@ -53,6 +56,10 @@ pub fn run(suite: &str) -> Result<()> {
             env.push(("KILN_GUEST_DIR", guests::guest_dir().into_os_string()));
         }
         Needs::SettlementElf => env.push((sbf::SO_ENV, sbf::build()?.into_os_string())),
+        Needs::Network => {
+            guests::build()?;
+            env = crate::demo::demo_env(sbf::build()?.into_os_string())?;
+        }
         Needs::Nothing => {}
     }
     let env: Vec<(&str, &std::ffi::OsStr)> = env

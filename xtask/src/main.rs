@@ -1,5 +1,7 @@
 //! `cargo xtask`: everything beyond `cargo build`.
 //!
+//! - `demo`: the main job: setup, build the guests and the program, run
+//!   `kiln demo` (a whole network in one process runs a GPU and a CPU job).
 //! - `setup`: install what a fresh machine lacks (rustup targets and
 //!   toolchains, cargo tools, Debian packages), each said as it is done and
 //!   skipped when present.
@@ -17,6 +19,7 @@
 
 mod bench;
 mod command;
+mod demo;
 mod guests;
 mod postgres;
 mod sbf;
@@ -29,9 +32,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  demo                     the main job: set up, build, run a GPU and a CPU job on a local network
   setup                    install missing toolchains, targets, cargo tools and packages
   guests                   build the guest components (examples, test guests) for wasm32-wasip2
-  bench <suite>            run a benchmark suite in release mode (sandbox, settlement, scheduler, gpu)
+  bench <suite>            run a benchmark suite in release mode (sandbox, settlement, scheduler, gpu, e2e)
   test                     setup, then fmt, clippy, guest builds, PostgreSQL, tests, doc tests, fuzz smoke
   fuzz <target> [seconds]  run a fuzz target (decode_receipt, decode_manifest)
   sbf                      build the settlement program to an SBF ELF (target/sbf/)
@@ -48,6 +52,7 @@ fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
+        ["demo", extra @ ..] => demo::run(extra),
         ["setup"] => setup::run(),
         ["test"] => test::run(),
         ["guests"] => guests::build(),

@@ -359,6 +359,26 @@ impl Devnet {
             .unwrap_or(0)
     }
 
+    /// Moves the chain's clock just past `job`'s deadline and the program's
+    /// grace, so its escrow may be expired. False when the job is closed.
+    pub fn advance_past_deadline(&self, job: &PublicKey) -> bool {
+        let mut chain = self.chain.lock().expect("chain lock");
+        let address = Address::new_from_array(job.0);
+        let Ok(Some(account)) = chain.try_read::<kiln_settlement_interface::state::Job>(&address)
+        else {
+            return false;
+        };
+        let now = chain.now().unwrap_or(0);
+        let grace = i64::try_from(EXPIRE_GRACE_SECONDS).unwrap_or(i64::MAX);
+        let wait = account
+            .deadline
+            .saturating_sub(now)
+            .saturating_add(grace)
+            .saturating_add(1);
+        chain.chain_mut().advance_clock(wait.max(0));
+        true
+    }
+
     /// Moves the chain's clock forward (for expiring abandoned escrows).
     pub fn advance_clock(&self, seconds: i64) {
         self.chain

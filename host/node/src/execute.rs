@@ -76,6 +76,21 @@ async fn component(shared: &Shared, digest: &Digest) -> Result<Vec<u8>, String> 
     Ok(bytes)
 }
 
+/// Fails an attempt whose escrow is open but whose guest never ran: nothing
+/// was used, so the node closes the escrow with no receipt, refunding the
+/// renter everything.
+async fn refund(shared: &Shared, id: &PublicKey, attempt: u32, reason: String) {
+    fail(shared, id, attempt, reason).await;
+    if let Some(settler) = shared.settler.clone() {
+        let job = *id;
+        match tokio::task::spawn_blocking(move || settler.close(&job, None)).await {
+            Ok(Ok(())) => tracing::info!(job = %id, "escrow closed unused; the renter is refunded"),
+            Ok(Err(error)) => tracing::warn!(job = %id, %error, "escrow not closed"),
+            Err(error) => tracing::warn!(job = %id, %error, "escrow close failed"),
+        }
+    }
+}
+
 async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
     let Some((spec, renter, price, escrow, progress)) =
         lock(&shared.jobs).get(&id).and_then(|held| {
@@ -118,7 +133,7 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
     }
     let bytes = match component(shared, &spec.component).await {
         Ok(bytes) => bytes,
-        Err(reason) => return fail(shared, &id, attempt, reason).await,
+        Err(reason) => return refund(shared, &id, attempt, reason).await,
     };
     let plaintext = match kiln_seal::open(
         &shared.keys.seal,
@@ -127,7 +142,7 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
     ) {
         Ok(plaintext) => plaintext,
         Err(error) => {
-            return fail(
+            return refund(
                 shared,
                 &id,
                 attempt,
@@ -139,7 +154,7 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
     let workload = match shared.runtime.load(&bytes) {
         Ok(workload) => workload,
         Err(error) => {
-            return fail(shared, &id, attempt, format!("component refused: {error}")).await;
+            return refund(shared, &id, attempt, format!("component refused: {error}")).await;
         }
     };
 

@@ -318,7 +318,15 @@ impl Renter {
                     seconds: request.timeout.as_secs(),
                 });
             }
-            let status = self.api.status(&job).await?;
+            // A scheduler that restarts or blips costs a retry, not the job.
+            let status = match self.api.status(&job).await {
+                Ok(status) => status,
+                Err(error) => {
+                    tracing::warn!(%job, %error, "status unavailable; retrying");
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                    continue;
+                }
+            };
             tracing::debug!(%job, state = %status.state, attempt = status.attempt,
                 acceptance = status.acceptance.is_some(), "job status");
             if let Some((attempt, node, _, _)) = opened {
@@ -522,7 +530,10 @@ impl Renter {
             return Ok(());
         };
         let budget = request.budget.unwrap_or(escrow).min(escrow);
-        let relayed = self.api.receipts(job).await?;
+        let Ok(relayed) = self.api.receipts(job).await else {
+            // Unreachable for now; the next pass catches up.
+            return Ok(());
+        };
         for entry in relayed {
             if entry.co_signed || entry.node != node.to_string() || entry.seq <= receipts.last_seq {
                 continue;
@@ -531,7 +542,9 @@ impl Renter {
                 hex::decode(&entry.receipt).map_err(|e| ClientError::Receipt(e.to_string()))?;
             let mut signed = SignedReceipt::from_bytes(&bytes)
                 .map_err(|e| ClientError::Receipt(e.to_string()))?;
-            let chain = receipts.chain.get_or_insert_with(|| {
+            // Checked on a copy: the chain moves on only once the
+            // counter-signature is delivered (else the next pass retries).
+            let mut chain = receipts.chain.clone().unwrap_or_else(|| {
                 ReceiptChain::new(Parties {
                     job: *job,
                     node,
@@ -541,8 +554,6 @@ impl Renter {
             chain
                 .push(&signed)
                 .map_err(|e| ClientError::Receipt(format!("seq {}: {e}", signed.receipt.seq)))?;
-            receipts.node = Some(node);
-            receipts.last_seq = signed.receipt.seq;
             let usage = signed.receipt.usage();
             let cost = kiln_protocol::rates::usage_cost(&usage, &rates)
                 .map_err(|e| ClientError::Receipt(e.to_string()))?;
@@ -551,14 +562,19 @@ impl Renter {
                 signed
                     .counter_sign(&self.key)
                     .map_err(|e| ClientError::Receipt(e.to_string()))?;
-                self.api
+                let posted = self
+                    .api
                     .post_receipt(
                         job,
                         &PostReceipt {
                             receipt: hex::encode(signed.to_bytes()),
                         },
                     )
-                    .await?;
+                    .await;
+                if let Err(error) = posted {
+                    tracing::warn!(%job, %error, "counter-signature not delivered; retrying");
+                    return Ok(());
+                }
                 receipts.payable = Some(signed);
                 receipts.payable_cost = cost;
             } else if !receipts.stopped {
@@ -584,6 +600,9 @@ impl Renter {
                         .await;
                 }
             }
+            receipts.chain = Some(chain);
+            receipts.node = Some(node);
+            receipts.last_seq = signed.receipt.seq;
             receipts.kept.push(signed);
             progress(&Progress::Receipt {
                 seq: signed.receipt.seq,

@@ -1,0 +1,215 @@
+//! What the network does when a party misbehaves or disappears.
+
+use std::time::Duration;
+
+use kiln_client::Progress;
+use kiln_e2e::{cpu_job, guest, network};
+use kiln_protocol::PublicKey;
+use tokio::sync::mpsc;
+
+/// A job that runs a few seconds: long enough for several receipts.
+fn long_job() -> kiln_client::JobRequest {
+    cpu_job(guest("kiln_test_hostile"), b"count:1500000000".to_vec())
+}
+
+/// The node whose receipt the renter counter-signed first, sent once.
+fn first_co_signed(tx: mpsc::UnboundedSender<PublicKey>) -> impl FnMut(&Progress) {
+    let mut node = None;
+    let mut sent = false;
+    move |progress| match progress {
+        Progress::EscrowOpened { node: n, .. } => node = Some(*n),
+        Progress::Receipt {
+            co_signed: true, ..
+        } if !sent => {
+            sent = true;
+            let _ = tx.send(node.expect("escrow before receipts"));
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_vanishes_is_paid_what_was_co_signed_and_the_job_moves() {
+    let (mut devnet, _dir) = network(2, |c| c.heartbeat = Duration::from_millis(200)).await;
+    let renter = devnet.renter(1_000_000_000_000).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let request = long_job();
+    let run = renter.run(&request, first_co_signed(tx));
+    let kill = async {
+        let node = rx.recv().await.expect("a co-signed receipt");
+        let index = devnet.nodes.iter().position(|n| n.id == node).unwrap();
+        devnet.kill_node(index);
+        node
+    };
+    let (outcome, killed) = tokio::join!(run, kill);
+    let outcome = outcome.expect("the job finishes on the other node");
+    assert_eq!(outcome.state, "done");
+    assert_ne!(outcome.node, killed, "the second node ran it");
+    assert!(outcome.output.is_some());
+    assert_eq!(outcome.abandoned.len(), 1);
+    let left = &outcome.abandoned[0];
+    assert_eq!(left.node, killed);
+    let payable = left
+        .payable
+        .expect("a co-signed receipt for the first node");
+
+    // The first node is paid exactly what was co-signed; the renter gets the rest back.
+    let before = devnet.balance(&killed);
+    assert!(devnet.advance_past_deadline(&left.job));
+    renter.settle_abandoned(left).expect("claim and expire");
+    let cost = kiln_protocol::rates::usage_cost(
+        &payable.receipt.usage(),
+        &outcome_rates(&devnet, &left.job, &outcome),
+    )
+    .unwrap();
+    let fee = cost * u64::from(kiln_devnet::FEE_BPS) / 10_000;
+    assert_eq!(devnet.balance(&killed) - before, cost - fee);
+    assert!(
+        renter.ledger().job(&left.job).unwrap().is_none(),
+        "escrow expired back to the renter"
+    );
+}
+
+/// The abandoned escrow's rates are the first node's; the devnet gives
+/// every node the same floor, so the second node's price is the same.
+fn outcome_rates(
+    _: &kiln_devnet::Devnet,
+    _: &PublicKey,
+    outcome: &kiln_client::JobOutcome,
+) -> kiln_protocol::Rates {
+    outcome.rates
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_renter_that_stops_counter_signing_gets_its_job_paused_then_settled() {
+    let (devnet, _dir) = network(1, |c| {
+        c.metering.renter_silence = Duration::from_secs(1);
+        c.settle_wait = Duration::from_millis(500);
+    })
+    .await;
+    let renter = std::sync::Arc::new(devnet.renter(1_000_000_000_000).unwrap());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (job_tx, mut job_rx) = mpsc::unbounded_channel();
+    let running = {
+        let renter = std::sync::Arc::clone(&renter);
+        tokio::spawn(async move {
+            let mut first = first_co_signed(tx);
+            let _ = renter
+                .run(&long_job(), move |p| {
+                    if let Progress::Submitted { job } = p {
+                        let _ = job_tx.send(*job);
+                    }
+                    first(p);
+                })
+                .await;
+        })
+    };
+    let node = rx.recv().await.expect("a co-signed receipt");
+    running.abort(); // the renter goes silent
+    let job = job_rx.recv().await.unwrap();
+    let before = devnet.balance(&node);
+    let closed = async {
+        while renter.ledger().job(&job).unwrap().is_some() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), closed)
+        .await
+        .expect("the node settles what was co-signed and closes the escrow");
+    let earned = devnet.balance(&node) - before;
+    assert!(earned > 0, "paid for the co-signed receipt");
+    let status = kiln_client::SchedulerApi::new(&devnet.scheduler_url)
+        .status(&job)
+        .await
+        .unwrap();
+    assert_eq!(status.state, "failed", "the node ended the job: {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_over_budget_is_stopped_and_paid_no_more_than_the_budget() {
+    let (devnet, _dir) = network(1, |_| {}).await;
+    let renter = devnet.renter(1_000_000_000_000).unwrap();
+    let mut request = long_job();
+    let budget = 30_000; // about a tenth of a second of wall time at the floor
+    request.budget = Some(budget);
+    let node = devnet.nodes[0].id;
+    let before = devnet.balance(&node);
+    let outcome = renter.run(&request, |_| {}).await.expect("ends");
+    assert!(outcome.stopped_at_budget);
+    assert_eq!(outcome.state, "cancelled");
+    assert!(outcome.co_signed_cost <= budget);
+    assert!(outcome.settled, "the node closed the escrow");
+    let earned = devnet.balance(&node) - before;
+    assert!(earned <= budget, "node earned {earned}, budget {budget}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tampered_receipt_file_fails_naming_the_receipt() {
+    let (devnet, dir) = network(1, |c| c.metering.interval = Duration::from_millis(100)).await;
+    let renter = devnet.renter(1_000_000_000_000).unwrap();
+    let request = cpu_job(guest("kiln_test_hostile"), b"count:300000000".to_vec());
+    let outcome = renter.run(&request, |_| {}).await.expect("runs");
+    let mut file = outcome.receipts.clone();
+    assert!(file.receipts.len() >= 2, "several receipts");
+    assert!(file.verify(None).is_ok());
+    // Raise the fuel of the second receipt (bytes 1 + 32*3 + 8 of the borsh record).
+    let mut bytes = hex::decode(&file.receipts[1]).unwrap();
+    bytes[1 + 96 + 8] ^= 0x40;
+    file.receipts[1] = hex::encode(bytes);
+    let path = dir.path().join("tampered.json");
+    file.write(&path).unwrap();
+    let error = kiln_client::ReceiptsFile::read(&path)
+        .unwrap()
+        .verify(None)
+        .unwrap_err();
+    assert!(error.to_string().contains("receipt #1"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_component_whose_hash_does_not_match_is_refused_and_refunded() {
+    let (devnet, _dir) = network(1, |_| {}).await;
+    let renter = devnet.renter(1_000_000_000_000).unwrap();
+    let request = cpu_job(guest("kiln_example_sha256"), b"x".to_vec());
+    // A compromised scheduler serves other bytes under the component's digest.
+    let digest = kiln_protocol::sha256(&[&request.component]);
+    devnet
+        .scheduler
+        .store()
+        .put_component(&digest, &guest("kiln_test_hostile"), 0)
+        .await
+        .unwrap();
+    let before = renter.balance().unwrap();
+    let outcome = renter.run(&request, |_| {}).await.expect("ends");
+    assert_eq!(outcome.state, "failed");
+    assert!(
+        outcome
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("hash mismatch"),
+        "{:?}",
+        outcome.error
+    );
+    assert!(outcome.output.is_none());
+    assert!(outcome.settled, "the node closed the unused escrow");
+    // Only transaction fees were spent: the escrow came back whole.
+    assert!(before - renter.balance().unwrap() < 100_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scheduler_restart_mid_job_loses_nothing() {
+    let (mut devnet, _dir) = network(1, |c| c.heartbeat = Duration::from_millis(300)).await;
+    let renter = devnet.renter(1_000_000_000_000).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let request = long_job();
+    let run = renter.run(&request, first_co_signed(tx));
+    let restart = async {
+        rx.recv().await.expect("a co-signed receipt");
+        devnet.restart_scheduler().await.expect("restarts");
+    };
+    let (outcome, ()) = tokio::join!(run, restart);
+    let outcome = outcome.expect("the job finishes");
+    assert_eq!(outcome.state, "done");
+    assert!(outcome.output.is_some());
+    assert!(outcome.receipts.verify(None).is_ok());
+}
