@@ -211,8 +211,9 @@ impl GpuJob {
         self.last_submission = Some(index);
     }
 
-    /// Starts reading pending timestamps back, if any; returns the
-    /// submission to wait for.
+    /// Starts reading pending timestamps back, if any (a mapping of the
+    /// read-back buffer, see [`Timing::begin_read`]); returns the submission
+    /// it had to make, if any, which becomes the one to wait for.
     pub(crate) fn begin_timestamp_read(
         &mut self,
         shared: &SharedDevice,
@@ -229,20 +230,25 @@ impl GpuJob {
         }
     }
 
-    /// Reads every pending timestamp, waiting on this thread up to `limit`.
+    /// Reads every pending timestamp, waiting on this thread up to `limit`
+    /// for each read-back: two rounds, because pairs may be pending behind a
+    /// read-back that an earlier wait left unfinished.
     fn read_timestamps_blocking(&mut self, shared: &SharedDevice, limit: std::time::Duration) {
-        self.begin_timestamp_read(shared);
-        if !self.timing.as_ref().is_some_and(Timing::is_reading) {
-            return;
+        for _ in 0..2 {
+            self.begin_timestamp_read(shared);
+            if !self.timing.as_ref().is_some_and(Timing::is_reading) {
+                return;
+            }
+            let waited = shared.device.poll(wgpu::PollType::Wait {
+                submission_index: self.last_submission.clone(),
+                timeout: Some(limit),
+            });
+            if let Err(error) = waited {
+                tracing::warn!(target: "kiln.gpu", %error, "GPU work still running; its time is not billed");
+                return;
+            }
+            self.finish_timestamp_read(shared);
         }
-        let waited = shared.device.poll(wgpu::PollType::Wait {
-            submission_index: self.last_submission.clone(),
-            timeout: Some(limit),
-        });
-        if let Err(error) = waited {
-            tracing::warn!(target: "kiln.gpu", %error, "GPU work still running; its time is not billed");
-        }
-        self.finish_timestamp_read(shared);
     }
 }
 

@@ -4,11 +4,17 @@
 //! shared queue: one command buffer before the job's, one after, in the same
 //! submit. A submission's command buffers run back to back, and the first
 //! timestamp is written once the queue reaches this submission (other jobs'
-//! work before it is over), so `end - start` is this job's work alone. The
-//! pairs are resolved and read back in one go ([`Timing::begin_read`]) when
-//! the job waits for the GPU anyway, when [`TIMESTAMP_PAIRS`] are pending,
-//! and when the job ends; the nanoseconds go to the job's meter as
-//! [`GpuClock::Device`].
+//! work before it is over), so `end - start` is this job's work alone.
+//!
+//! The closing command buffer also resolves its pair and copies it into the
+//! read-back buffer, so the timestamps travel with the job's own work: when
+//! the job waits for the GPU anyway (a mapping, `on-submitted-work-done`),
+//! when [`TIMESTAMP_PAIRS`] are pending, and when the job ends,
+//! [`Timing::begin_read`] only maps the read-back buffer, in the same wait,
+//! with no submission of its own. (The one exception: a pair submitted while
+//! an earlier read-back was still mapped could not be copied then; the next
+//! read copies those first, in a small submission.) The nanoseconds go to
+//! the job's meter as [`GpuClock::Device`].
 //!
 //! Where the device has no timestamp queries (or the node forces it,
 //! [`crate::DeviceConfig::force_host_timing`]), each submission is timed
@@ -26,10 +32,28 @@ use crate::device::SharedDevice;
 use crate::limits::TIMESTAMP_PAIRS;
 
 /// Bytes per resolved timestamp.
-const TIMESTAMP_BYTES: u64 = 8;
+const TIMESTAMP_BYTES: usize = 8;
 
-/// wgpu requires resolve destinations at this alignment.
+/// Bytes of one resolved pair (start, end).
+const PAIR_LEN: usize = 2 * TIMESTAMP_BYTES;
+
+/// [`PAIR_LEN`] as a buffer size.
+const PAIR_BYTES: u64 = PAIR_LEN as u64;
+
+/// wgpu requires resolve destinations at this alignment, so each pair is
+/// resolved into a slot of its own in the resolve buffer, then copied
+/// packed into the read-back buffer.
 const RESOLVE_ALIGNMENT: u64 = wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT;
+
+/// Where pair `pair` is resolved to.
+fn resolve_offset(pair: u32) -> u64 {
+    u64::from(pair) * RESOLVE_ALIGNMENT
+}
+
+/// Where pair `pair` is read back from.
+fn readback_offset(pair: u32) -> u64 {
+    u64::from(pair) * PAIR_BYTES
+}
 
 /// The outcome of mapping the read-back buffer, filled by wgpu's callback.
 pub(crate) type MapSlot = Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>;
@@ -42,14 +66,15 @@ pub(crate) struct Timing {
     readback: wgpu::Buffer,
     /// Pairs written and not yet read.
     pending: u32,
+    /// True when some pending pair is resolved but not yet copied to the
+    /// read-back buffer (which was mapped when it was submitted).
+    uncopied: bool,
     /// Pairs being read back, and where wgpu says the mapping is done.
     reading: Option<(u32, MapSlot)>,
 }
 
 impl Timing {
     pub(crate) fn new(device: &wgpu::Device) -> Self {
-        let bytes = u64::from(TIMESTAMP_PAIRS) * 2 * TIMESTAMP_BYTES;
-        let size = bytes.div_ceil(RESOLVE_ALIGNMENT) * RESOLVE_ALIGNMENT;
         Self {
             queries: device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("kiln job timestamps"),
@@ -58,17 +83,18 @@ impl Timing {
             }),
             resolve: device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("kiln timestamp resolve"),
-                size,
+                size: resolve_offset(TIMESTAMP_PAIRS),
                 usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
                 mapped_at_creation: false,
             }),
             readback: device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("kiln timestamp readback"),
-                size,
+                size: readback_offset(TIMESTAMP_PAIRS),
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             }),
             pending: 0,
+            uncopied: false,
             reading: None,
         }
     }
@@ -83,21 +109,42 @@ impl Timing {
         self.pending > 0
     }
 
-    /// Submits `guest` between a pair of timestamp writes.
+    /// Submits `guest` between a pair of timestamp writes; the closing
+    /// command buffer resolves the pair and copies it to the read-back
+    /// buffer (unless that is mapped now: see [`Timing::begin_read`]).
     pub(crate) fn submit(
         &mut self,
         shared: &SharedDevice,
         guest: Vec<wgpu::CommandBuffer>,
     ) -> wgpu::SubmissionIndex {
         let pair = self.pending;
-        let stamp = |index: u32| {
-            let mut encoder = shared
+        let encoder = || {
+            shared
                 .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
-            encoder.write_timestamp(&self.queries, index);
-            encoder.finish()
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor::default())
         };
-        let (before, after) = (stamp(pair * 2), stamp(pair * 2 + 1));
+        let mut before = encoder();
+        before.write_timestamp(&self.queries, pair * 2);
+        let mut after = encoder();
+        after.write_timestamp(&self.queries, pair * 2 + 1);
+        after.resolve_query_set(
+            &self.queries,
+            pair * 2..pair * 2 + 2,
+            &self.resolve,
+            resolve_offset(pair),
+        );
+        if self.reading.is_none() {
+            after.copy_buffer_to_buffer(
+                &self.resolve,
+                resolve_offset(pair),
+                &self.readback,
+                readback_offset(pair),
+                PAIR_BYTES,
+            );
+        } else {
+            self.uncopied = true;
+        }
+        let (before, after) = (before.finish(), after.finish());
         self.pending += 1;
         shared.queue.submit(
             std::iter::once(before)
@@ -106,21 +153,34 @@ impl Timing {
         )
     }
 
-    /// Resolves the pending pairs, copies them to the read-back buffer and
-    /// asks for it to be mapped; the caller waits for the returned
+    /// Asks for the pending pairs' read-back to be mapped. Their copies rode
+    /// in the job's own submissions, so this submits nothing, except when some
+    /// pair could not be copied then: the copies go first, and that
+    /// submission is returned. The caller waits for the job's latest
     /// submission, then calls [`Timing::finish_read`].
     pub(crate) fn begin_read(&mut self, shared: &SharedDevice) -> Option<wgpu::SubmissionIndex> {
         if self.pending == 0 || self.reading.is_some() {
             return None;
         }
         let pairs = self.pending;
-        let bytes = u64::from(pairs) * 2 * TIMESTAMP_BYTES;
-        let mut encoder = shared
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
-        encoder.resolve_query_set(&self.queries, 0..pairs * 2, &self.resolve, 0);
-        encoder.copy_buffer_to_buffer(&self.resolve, 0, &self.readback, 0, bytes);
-        let index = shared.queue.submit(std::iter::once(encoder.finish()));
+        let mut index = None;
+        if self.uncopied {
+            let mut encoder = shared
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+            for pair in 0..pairs {
+                encoder.copy_buffer_to_buffer(
+                    &self.resolve,
+                    resolve_offset(pair),
+                    &self.readback,
+                    readback_offset(pair),
+                    PAIR_BYTES,
+                );
+            }
+            index = Some(shared.queue.submit(std::iter::once(encoder.finish())));
+            self.uncopied = false;
+        }
+        let bytes = readback_offset(pairs);
         let slot: MapSlot = Arc::default();
         let filled = slot.clone();
         self.readback
@@ -130,7 +190,7 @@ impl Timing {
             });
         self.reading = Some((pairs, slot));
         self.pending = 0;
-        Some(index)
+        index
     }
 
     /// True while a read-back is asked for and not yet recorded.
@@ -159,17 +219,17 @@ impl Timing {
             tracing::warn!(target: "kiln.gpu", %error, "timestamp read-back failed; this GPU time is not billed");
             return;
         }
-        let bytes = u64::from(pairs) * 2 * TIMESTAMP_BYTES;
+        let bytes = readback_offset(pairs);
         let mut ticks: u64 = 0;
         match self.readback.slice(0..bytes).get_mapped_range() {
             Ok(view) => {
-                for pair in view.chunks_exact(16) {
+                for pair in view.chunks_exact(PAIR_LEN) {
                     let word = |at: usize| {
-                        let mut le = [0u8; 8];
-                        le.copy_from_slice(&pair[at..at + 8]);
+                        let mut le = [0u8; TIMESTAMP_BYTES];
+                        le.copy_from_slice(&pair[at..at + TIMESTAMP_BYTES]);
                         u64::from_le_bytes(le)
                     };
-                    ticks = ticks.saturating_add(word(8).saturating_sub(word(0)));
+                    ticks = ticks.saturating_add(word(TIMESTAMP_BYTES).saturating_sub(word(0)));
                 }
             }
             Err(error) => {
@@ -203,4 +263,72 @@ pub(crate) fn host_timed_submit(
         meter.record_gpu_time(ns, GpuClock::Host);
     });
     index
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_runtime::JobMeter;
+
+    use super::Timing;
+    use crate::device::{SharedDevice, block_on};
+    use crate::{DeviceConfig, GpuHost};
+
+    /// A command buffer with some work in it: clearing 1 MiB.
+    fn work(shared: &SharedDevice) -> Vec<wgpu::CommandBuffer> {
+        let buffer = shared.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: 1 << 20,
+            usage: wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = shared
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        encoder.clear_buffer(&buffer, 0, None);
+        vec![encoder.finish()]
+    }
+
+    fn wait(shared: &SharedDevice) {
+        shared
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .expect("the device finishes");
+    }
+
+    #[test]
+    fn timestamps_ride_in_the_jobs_submissions_and_a_pair_submitted_during_a_read_is_still_billed()
+    {
+        // Given a device with timestamp queries (lavapipe has them) and two
+        // timed submissions.
+        let host = GpuHost::new(DeviceConfig::default());
+        let shared = host.device().expect("a GPU adapter");
+        assert!(shared.timestamps, "this adapter has no timestamp queries");
+        let meter = JobMeter::detached();
+        let errors = shared
+            .device
+            .push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut timing = Timing::new(&shared.device);
+        timing.submit(&shared, work(&shared));
+        timing.submit(&shared, work(&shared));
+
+        // When their read-back starts, it submits nothing of its own.
+        assert!(timing.begin_read(&shared).is_none());
+        // And a third submission arrives while the read-back is mapped.
+        timing.submit(&shared, work(&shared));
+        wait(&shared);
+        timing.finish_read(&shared, &meter);
+        let first_two = meter.gpu_ns();
+
+        // Then the first two are billed; the third is copied by the next
+        // read (in a submission of its own) and billed too, and wgpu saw
+        // nothing invalid.
+        assert!(first_two > 0);
+        assert!(timing.has_pending());
+        assert!(timing.begin_read(&shared).is_some());
+        wait(&shared);
+        timing.finish_read(&shared, &meter);
+        assert!(meter.gpu_ns() > first_two);
+        assert!(!timing.has_pending() && !timing.is_reading());
+        assert!(block_on(errors.pop()).is_none(), "no validation error");
+    }
 }
