@@ -222,12 +222,15 @@ fn snapshot(shared: &Shared) -> NodeStatus {
         .map(|held| lock(&held.progress).clone())
         .collect();
     let sessions = shared.link.sessions();
+    // One read of the state: a second lock in the same expression would
+    // wait on the first guard, which lives to the end of the statement.
+    let state = lock(&shared.state).state();
     NodeStatus {
         node_id: shared.node_id.to_string(),
-        state: lock(&shared.state).state().to_string(),
+        state: state.to_string(),
         scheduler: shared.config.scheduler.clone(),
         link_sessions: sessions,
-        linked: sessions > 0 && lock(&shared.state).state().to_string() != "IDLE",
+        linked: sessions > 0 && state != crate::state::NodeState::Idle,
         jobs,
         jobs_done: shared.jobs_done.load(Ordering::Relaxed),
         earned_co_signed: shared.earned.load(Ordering::Relaxed),

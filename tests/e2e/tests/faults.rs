@@ -7,9 +7,12 @@ use kiln_e2e::{cpu_job, guest, network};
 use kiln_protocol::PublicKey;
 use tokio::sync::mpsc;
 
-/// A job that runs a few seconds: long enough for several receipts.
+/// A job that runs a couple of seconds (about 26 G fuel): long enough for
+/// several receipts at the devnet's 200 ms interval.
 fn long_job() -> kiln_client::JobRequest {
-    cpu_job(guest("kiln_test_hostile"), b"count:1500000000".to_vec())
+    let mut request = cpu_job(guest("kiln_test_hostile"), b"count:1500000000".to_vec());
+    request.limits.fuel = 100_000_000_000;
+    request
 }
 
 /// The node whose receipt the renter counter-signed first, sent once.
@@ -130,7 +133,9 @@ async fn a_job_over_budget_is_stopped_and_paid_no_more_than_the_budget() {
     let (devnet, _dir) = network(1, |_| {}).await;
     let renter = devnet.renter(1_000_000_000_000).unwrap();
     let mut request = long_job();
-    let budget = 30_000; // about a tenth of a second of wall time at the floor
+    // A receipt every 200 ms costs ~75 000 at the floor (~2.7 G fuel and
+    // 200 ms of wall time): the budget covers two receipts, not three.
+    let budget = 200_000;
     request.budget = Some(budget);
     let node = devnet.nodes[0].id;
     let before = devnet.balance(&node);
@@ -212,4 +217,20 @@ async fn a_scheduler_restart_mid_job_loses_nothing() {
     assert_eq!(outcome.state, "done");
     assert!(outcome.output.is_some());
     assert!(outcome.receipts.verify(None).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_disk_costs_the_component_cache_not_the_job() {
+    let (devnet, _dir) = network(1, |_| {}).await;
+    let renter = devnet.renter(1_000_000_000_000).unwrap();
+    let request = cpu_job(guest("kiln_example_sha256"), b"disk".to_vec());
+    // Every write to the cache file lands on /dev/full: ENOSPC.
+    let digest = kiln_protocol::sha256(&[&request.component]);
+    let cache = devnet.nodes[0].dir.join(kiln_node::config::COMPONENT_CACHE_DIR);
+    std::fs::create_dir_all(&cache).unwrap();
+    std::os::unix::fs::symlink("/dev/full", cache.join(format!("{digest}.wasm.tmp"))).unwrap();
+    let outcome = renter.run(&request, |_| {}).await.expect("runs");
+    assert_eq!(outcome.state, "done");
+    assert_eq!(outcome.output.as_deref(), Some(&kiln_protocol::sha256(&[b"disk"]).0[..]));
+    assert!(!cache.join(format!("{digest}.wasm")).exists(), "nothing half-written was cached");
 }
