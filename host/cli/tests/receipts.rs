@@ -45,7 +45,14 @@ fn receipts() -> ReceiptsFile {
         chain.push(signed);
         last = Some(receipt);
     }
-    ReceiptsFile::new(parties.job, parties.node, parties.renter, rates, 1_000_000, &chain)
+    ReceiptsFile::new(
+        parties.job,
+        parties.node,
+        parties.renter,
+        rates,
+        1_000_000,
+        &chain,
+    )
 }
 
 #[test]
@@ -55,7 +62,11 @@ fn a_good_file_verifies_and_a_tampered_one_names_its_first_bad_receipt() {
     let file = receipts();
     file.write(&good).unwrap();
     let out = kiln(&["receipts", "verify", good.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["valid"], true);
     assert_eq!(report["payable_seq"], 3);
@@ -76,7 +87,11 @@ fn a_good_file_verifies_and_a_tampered_one_names_its_first_bad_receipt() {
     let garbage = dir.path().join("garbage.json");
     std::fs::write(&garbage, b"{not json").unwrap();
     let out = kiln(&["receipts", "verify", garbage.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "unusable input is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "unusable input is a usage error"
+    );
 }
 
 #[test]
@@ -89,5 +104,8 @@ fn keys_new_writes_a_0600_keypair_and_refuses_to_overwrite() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let again = kiln(&["keys", "new", "--out", path.to_str().unwrap()]);
-    assert!(!again.status.success(), "an existing key is never overwritten");
+    assert!(
+        !again.status.success(),
+        "an existing key is never overwritten"
+    );
 }

@@ -29,7 +29,6 @@ use kiln_settlement_interface::pda::treasury_address;
 use solana_address::Address;
 use solana_keypair::Keypair;
 use solana_signer::Signer as _;
-use tokio::task::JoinHandle;
 
 /// Lamports each node operator starts with: its stake and fees.
 pub const OPERATOR_AIRDROP: u64 = 10_000_000_000;
@@ -133,16 +132,10 @@ pub struct Devnet {
     pub nodes: Vec<DevNode>,
     /// The config it was started with.
     pub config: DevnetConfig,
-    server: JoinHandle<std::io::Result<()>>,
+    server: Option<SchedulerProcess>,
     database: String,
     address: std::net::SocketAddr,
     gpu: kiln_gpu::GpuHost,
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
 }
 
 fn new_keypair() -> Keypair {
@@ -156,31 +149,55 @@ fn region_bytes(label: &str) -> [u8; 32] {
     region
 }
 
+/// A scheduler on its own tokio runtime, so a restart drops everything it
+/// holds (open connections, node links, background loops) as a crashed
+/// process would, not just the listener.
+struct SchedulerProcess {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for SchedulerProcess {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another one's task would panic.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 async fn start_scheduler(
     database: &str,
     listen: std::net::SocketAddr,
     heartbeat: Duration,
-) -> Result<
-    (
-        Scheduler,
-        JoinHandle<std::io::Result<()>>,
-        std::net::SocketAddr,
-    ),
-    DevnetError,
-> {
-    let store = Store::connect(database).await?;
-    let config = SchedulerConfig {
-        heartbeat_interval: heartbeat,
-        ..SchedulerConfig::default()
-    };
-    let scheduler = Scheduler::open(store, config).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let address = listener.local_addr()?;
-    let served = scheduler.clone();
-    let server = tokio::spawn(async move {
-        kiln_scheduler::server::serve(listener, served, std::future::pending()).await
+) -> Result<(Scheduler, SchedulerProcess, std::net::SocketAddr), DevnetError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("kiln-devnet-scheduler")
+        .enable_all()
+        .build()?;
+    let database = database.to_owned();
+    let started = runtime.spawn(async move {
+        let store = Store::connect(&database).await?;
+        let config = SchedulerConfig {
+            heartbeat_interval: heartbeat,
+            ..SchedulerConfig::default()
+        };
+        let scheduler = Scheduler::open(store, config).await?;
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let address = listener.local_addr()?;
+        let served = scheduler.clone();
+        tokio::spawn(async move {
+            kiln_scheduler::server::serve(listener, served, std::future::pending()).await
+        });
+        Ok::<_, DevnetError>((scheduler, address))
     });
-    Ok((scheduler, server, address))
+    let process = SchedulerProcess {
+        runtime: Some(runtime),
+    };
+    let (scheduler, address) = started
+        .await
+        .map_err(|e| DevnetError::Io(std::io::Error::other(e)))??;
+    Ok((scheduler, process, address))
 }
 
 impl Devnet {
@@ -223,7 +240,7 @@ impl Devnet {
             scheduler,
             nodes: Vec::new(),
             config: config.clone(),
-            server,
+            server: Some(server),
             database,
             address,
             gpu,
@@ -306,16 +323,14 @@ impl Devnet {
     /// Stops the scheduler (as a crash would) and starts it again on the same
     /// database and port; nodes reconnect on their own.
     pub async fn restart_scheduler(&mut self) -> Result<(), DevnetError> {
-        self.server.abort();
-        let _ = (&mut self.server).await;
-        self.scheduler.store().close().await;
+        drop(self.server.take());
         // The port may take a moment to be free again.
         let mut last = None;
         for _ in 0..50 {
             match start_scheduler(&self.database, self.address, self.config.heartbeat).await {
                 Ok((scheduler, server, _)) => {
                     self.scheduler = scheduler;
-                    self.server = server;
+                    self.server = Some(server);
                     return Ok(());
                 }
                 Err(error) => {

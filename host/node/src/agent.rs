@@ -62,6 +62,9 @@ pub(crate) struct Held {
     pub control: Option<JobControl>,
     /// Usage and co-signed cost, for the status.
     pub progress: Arc<Mutex<JobStatus>>,
+    /// Receipts sent and not yet counter-signed, oldest first: re-sent after
+    /// a reconnect, since one in flight when a link dies is lost.
+    pub unacknowledged: Arc<Mutex<Vec<kiln_protocol::SignedReceipt>>>,
 }
 
 /// State shared by the agent's tasks.
@@ -265,6 +268,9 @@ async fn run(
             _ = status_tick.tick() => {
                 let sessions = shared.link.sessions();
                 if sessions != seen_sessions {
+                    if seen_sessions > 0 {
+                        resend_unacknowledged(&shared).await;
+                    }
                     seen_sessions = sessions;
                     transition(&shared, Event::Linked);
                 }
@@ -278,6 +284,31 @@ async fn run(
         if let Some(control) = &held.control {
             control.kill();
         }
+    }
+}
+
+/// After a reconnect: every running job's receipts the renter has not
+/// counter-signed go out again, in order (the scheduler stores them
+/// idempotently; the renter skips what it has).
+async fn resend_unacknowledged(shared: &Shared) {
+    let pending: Vec<_> = lock(&shared.jobs)
+        .values()
+        .filter(|held| held.control.is_some())
+        .flat_map(|held| lock(&held.unacknowledged).clone())
+        .collect();
+    if !pending.is_empty() {
+        tracing::info!(
+            receipts = pending.len(),
+            "link re-established; re-sending receipts"
+        );
+    }
+    for receipt in pending {
+        shared
+            .link
+            .send(FromNode::Receipt {
+                receipt: hex::encode(receipt.to_bytes()),
+            })
+            .await;
     }
 }
 
@@ -307,6 +338,14 @@ async fn on_message(shared: &Arc<Shared>, message: ToNode) {
             let Some(id) = parse_key(&job_id) else {
                 return;
             };
+            // A scheduler re-sends what it holds after a (re)link: a job
+            // already running here is not started twice.
+            if lock(&shared.jobs)
+                .get(&id)
+                .is_some_and(|held| held.control.is_some() || held.receipts.is_some())
+            {
+                return;
+            }
             crate::execute::spawn(Arc::clone(shared), id, attempt);
         }
         ToNode::Cancel { job_id, attempt } => {
@@ -336,7 +375,10 @@ async fn on_message(shared: &Arc<Shared>, message: ToNode) {
             };
             let sender = lock(&shared.jobs)
                 .get(&decoded.receipt.job)
-                .and_then(|held| held.receipts.clone());
+                .and_then(|held| {
+                    lock(&held.unacknowledged).retain(|r| r.receipt.seq > decoded.receipt.seq);
+                    held.receipts.clone()
+                });
             if let Some(sender) = sender {
                 let _ = sender.try_send(decoded);
             }
@@ -403,6 +445,7 @@ fn consider(
                 escrow,
                 receipts: None,
                 control: None,
+                unacknowledged: Arc::default(),
                 progress: Arc::new(Mutex::new(JobStatus {
                     job: spec.escrow.to_string(),
                     attempt,

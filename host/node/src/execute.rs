@@ -92,15 +92,20 @@ async fn refund(shared: &Shared, id: &PublicKey, attempt: u32, reason: String) {
 }
 
 async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
-    let Some((spec, renter, price, escrow, progress)) =
-        lock(&shared.jobs).get(&id).and_then(|held| {
+    let Some((spec, renter, price, escrow, progress, unacknowledged)) =
+        lock(&shared.jobs).get_mut(&id).and_then(|held| {
             (held.attempt == attempt).then(|| {
+                // Marks the job started before anything awaits, so a
+                // re-sent start does not run it twice.
+                let (placeholder, _) = mpsc::channel(1);
+                held.receipts = Some(placeholder);
                 (
                     held.spec.clone(),
                     held.renter,
                     held.price,
                     held.escrow,
                     Arc::clone(&held.progress),
+                    Arc::clone(&held.unacknowledged),
                 )
             })
         })
@@ -192,6 +197,7 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
         let progress = Arc::clone(&progress);
         async move {
             while let Some(receipt) = outgoing.recv().await {
+                lock(&unacknowledged).push(receipt);
                 {
                     let mut progress = lock(&progress);
                     progress.fuel = receipt.receipt.fuel;

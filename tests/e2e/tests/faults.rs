@@ -226,11 +226,19 @@ async fn a_full_disk_costs_the_component_cache_not_the_job() {
     let request = cpu_job(guest("kiln_example_sha256"), b"disk".to_vec());
     // Every write to the cache file lands on /dev/full: ENOSPC.
     let digest = kiln_protocol::sha256(&[&request.component]);
-    let cache = devnet.nodes[0].dir.join(kiln_node::config::COMPONENT_CACHE_DIR);
+    let cache = devnet.nodes[0]
+        .dir
+        .join(kiln_node::config::COMPONENT_CACHE_DIR);
     std::fs::create_dir_all(&cache).unwrap();
     std::os::unix::fs::symlink("/dev/full", cache.join(format!("{digest}.wasm.tmp"))).unwrap();
     let outcome = renter.run(&request, |_| {}).await.expect("runs");
     assert_eq!(outcome.state, "done");
-    assert_eq!(outcome.output.as_deref(), Some(&kiln_protocol::sha256(&[b"disk"]).0[..]));
-    assert!(!cache.join(format!("{digest}.wasm")).exists(), "nothing half-written was cached");
+    assert_eq!(
+        outcome.output.as_deref(),
+        Some(&kiln_protocol::sha256(&[b"disk"]).0[..])
+    );
+    assert!(
+        !cache.join(format!("{digest}.wasm")).exists(),
+        "nothing half-written was cached"
+    );
 }
