@@ -1,0 +1,62 @@
+//! `rank-locality-first`: an alternative ranking (`kiln:policy/scheduler`).
+//!
+//! A node in the job's preferred region first, then the job's worst-case
+//! cost at the node's floor (lower first), then reputation (higher first),
+//! then the earlier candidate. Swapping it for `rank-default` moves jobs
+//! to local nodes even when a remote one is better reputed: the tests show
+//! that a swap changes assignments.
+
+#![allow(missing_docs, reason = "the generated bindings carry the WIT's docs")]
+#![allow(
+    unsafe_code,
+    reason = "wit-bindgen's generated canonical-ABI glue; this crate writes no unsafe code"
+)]
+
+wit_bindgen::generate!({
+    path: "../../wit/policy",
+    world: "kiln:policy/scheduler",
+});
+
+use kiln::policy::types::{Rates, WorkloadClass};
+
+/// Milliseconds in a second, for costs.
+const MS_PER_SECOND: u128 = 1_000;
+
+fn worst_case_cost(job: &Job, floor: &Rates) -> u128 {
+    let fuel = u128::from(job.fuel).saturating_mul(u128::from(floor.per_million_fuel)) / 1_000_000;
+    let wall_ms = u128::from(job.wall_clock_ms);
+    let wall = wall_ms.saturating_mul(u128::from(floor.per_wall_second)) / MS_PER_SECOND;
+    let gpu = if job.class == WorkloadClass::Cpu {
+        0
+    } else {
+        wall_ms.saturating_mul(u128::from(floor.per_gpu_second)) / MS_PER_SECOND
+    };
+    fuel.saturating_add(wall).saturating_add(gpu)
+}
+
+struct LocalityFirst;
+
+impl Guest for LocalityFirst {
+    fn rank(job: Job, candidates: Vec<Offer>) -> Vec<u32> {
+        let mut keyed: Vec<_> = candidates
+            .iter()
+            .enumerate()
+            .map(|(index, offer)| {
+                let local = job.region.as_deref() == Some(offer.region.as_str());
+                let key = (
+                    !local,
+                    worst_case_cost(&job, &offer.floor),
+                    u32::MAX - offer.reputation,
+                );
+                (key, index)
+            })
+            .collect();
+        keyed.sort_unstable();
+        keyed
+            .into_iter()
+            .filter_map(|(_, index)| u32::try_from(index).ok())
+            .collect()
+    }
+}
+
+export!(LocalityFirst);
