@@ -79,7 +79,34 @@ pub trait RankPolicy: Send + Sync {
     /// Indices into `candidates`, best first. Leaving an index out refuses
     /// that candidate; an empty answer leaves the job queued.
     fn rank(&self, job: &JobSpec, candidates: &[Candidate]) -> Result<Vec<usize>, PolicyError>;
+    /// True once the policy has unloaded itself (a plugin's crash-loop
+    /// guard): the matcher then puts the built-in in its place.
+    fn unloaded(&self) -> bool {
+        false
+    }
 }
+
+/// Why a pricing policy's screen flagged an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagKind {
+    /// Far above what the market recently cleared at.
+    AboveMarket,
+    /// Far below anything the market recently cleared at.
+    BelowMinimum,
+}
+
+/// One flagged candidate: its index and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag {
+    /// Index into the candidates.
+    pub index: usize,
+    /// Why.
+    pub kind: FlagKind,
+}
+
+/// Cleared prices the matcher remembers for pricing screens: the most recent
+/// this many. Enough for a stable market average, little to copy per call.
+pub const PRICE_HISTORY: usize = 64;
 
 /// Prices a job on the chosen node.
 pub trait PricingPolicy: Send + Sync {
@@ -93,6 +120,21 @@ pub trait PricingPolicy: Send + Sync {
         chosen: &Candidate,
         candidates: &[Candidate],
     ) -> Result<Rates, PolicyError>;
+    /// Candidates that look like price manipulation given `history`, the
+    /// prices recently cleared (oldest first); the matcher drops them. The
+    /// built-in flags none.
+    fn screen(
+        &self,
+        history: &[Rates],
+        candidates: &[Candidate],
+    ) -> Result<Vec<Flag>, PolicyError> {
+        let _ = (history, candidates);
+        Ok(Vec::new())
+    }
+    /// True once the policy has unloaded itself; see [`RankPolicy::unloaded`].
+    fn unloaded(&self) -> bool {
+        false
+    }
 }
 
 /// The most a job can cost at `floor`: its fuel budget, and its wall-clock
@@ -175,6 +217,11 @@ pub struct Pick {
     pub price: Rates,
     /// Policies that failed or answered out of bounds and were replaced by defaults.
     pub fallbacks: Vec<PolicyError>,
+    /// Policies unloaded (crash-loop guard) during this pick and replaced by
+    /// the built-ins for good.
+    pub unloaded: Vec<String>,
+    /// Candidates the pricing screen flagged (and so left out), with why.
+    pub flags: Vec<(PublicKey, FlagKind)>,
 }
 
 /// Key of the free indexes: reference price, reputation deficit, slot index.
@@ -372,6 +419,7 @@ pub struct Matcher {
     pricing: Arc<dyn PricingPolicy>,
     max_candidates: usize,
     candidates: Vec<Candidate>,
+    history: std::collections::VecDeque<Rates>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -393,6 +441,7 @@ impl Matcher {
             pricing: Arc::new(DefaultPricing),
             max_candidates: max_candidates.max(1),
             candidates: Vec::new(),
+            history: std::collections::VecDeque::with_capacity(PRICE_HISTORY),
         }
     }
 
@@ -400,6 +449,21 @@ impl Matcher {
     pub fn set_policies(&mut self, rank: Arc<dyn RankPolicy>, pricing: Arc<dyn PricingPolicy>) {
         self.rank = rank;
         self.pricing = pricing;
+    }
+
+    /// Replaces the ranking policy only; the next pick uses it.
+    pub fn set_rank(&mut self, rank: Arc<dyn RankPolicy>) {
+        self.rank = rank;
+    }
+
+    /// Replaces the pricing policy only; the next pick uses it.
+    pub fn set_pricing(&mut self, pricing: Arc<dyn PricingPolicy>) {
+        self.pricing = pricing;
+    }
+
+    /// The names of the policies in use: (rank, pricing).
+    pub fn policy_names(&self) -> (String, String) {
+        (self.rank.name().to_owned(), self.pricing.name().to_owned())
     }
 
     /// Picks a node and price for `job` and reserves the node's slot, or
@@ -410,12 +474,19 @@ impl Matcher {
         if self.candidates.is_empty() {
             return None;
         }
+        // One snapshot of the policies per pick: a swap lands between picks.
+        let (rank, pricing) = (Arc::clone(&self.rank), Arc::clone(&self.pricing));
         let mut fallbacks = Vec::new();
-        let order = match self.rank.rank(job, &self.candidates) {
+        let flags = self.screen(pricing.as_ref(), &mut fallbacks);
+        if self.candidates.is_empty() {
+            self.retire_unloaded(&rank, &pricing);
+            return None;
+        }
+        let order = match rank.rank(job, &self.candidates) {
             Ok(order) if order.iter().all(|&i| i < self.candidates.len()) => order,
             Ok(_) => {
                 fallbacks.push(PolicyError {
-                    policy: self.rank.name().to_owned(),
+                    policy: rank.name().to_owned(),
                     reason: "returned an index outside the candidates".to_owned(),
                 });
                 DefaultRank.rank(job, &self.candidates).unwrap_or_default()
@@ -425,12 +496,16 @@ impl Matcher {
                 DefaultRank.rank(job, &self.candidates).unwrap_or_default()
             }
         };
-        let chosen = &self.candidates[*order.first()?];
-        let price = match self.pricing.clear(job, chosen, &self.candidates) {
+        let Some(&first) = order.first() else {
+            self.retire_unloaded(&rank, &pricing);
+            return None;
+        };
+        let chosen = &self.candidates[first];
+        let price = match pricing.clear(job, chosen, &self.candidates) {
             Ok(price) if price_is_fair(&price, &chosen.floor, &job.max_rates) => price,
             Ok(price) => {
                 fallbacks.push(PolicyError {
-                    policy: self.pricing.name().to_owned(),
+                    policy: pricing.name().to_owned(),
                     reason: format!("price {price:?} is outside the floor and the job's maximum"),
                 });
                 chosen.floor
@@ -443,11 +518,73 @@ impl Matcher {
         let node = chosen.node;
         let index = self.nodes.by_id[&node];
         self.nodes.reserve(index);
+        if self.history.len() == PRICE_HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(price);
+        let unloaded = self.retire_unloaded(&rank, &pricing);
         Some(Pick {
             node,
             price,
             fallbacks,
+            unloaded,
+            flags,
         })
+    }
+
+    /// Runs the pricing screen over the candidates and drops those flagged.
+    fn screen(
+        &mut self,
+        pricing: &dyn PricingPolicy,
+        fallbacks: &mut Vec<PolicyError>,
+    ) -> Vec<(PublicKey, FlagKind)> {
+        let history = self.history.make_contiguous();
+        let flags = match pricing.screen(history, &self.candidates) {
+            Ok(flags) => flags,
+            Err(error) => {
+                fallbacks.push(error);
+                return Vec::new();
+            }
+        };
+        if flags.is_empty() {
+            return Vec::new();
+        }
+        let mut flagged = vec![None; self.candidates.len()];
+        for flag in flags {
+            if let Some(slot) = flagged.get_mut(flag.index) {
+                *slot = Some(flag.kind);
+            }
+        }
+        let mut out = Vec::new();
+        let mut index = 0;
+        self.candidates.retain(|candidate| {
+            let kind = flagged[index];
+            index += 1;
+            if let Some(kind) = kind {
+                out.push((candidate.node, kind));
+            }
+            kind.is_none()
+        });
+        out
+    }
+
+    /// Puts the built-ins in place of policies that unloaded themselves;
+    /// returns their names.
+    fn retire_unloaded(
+        &mut self,
+        rank: &Arc<dyn RankPolicy>,
+        pricing: &Arc<dyn PricingPolicy>,
+    ) -> Vec<String> {
+        let mut unloaded = Vec::new();
+        if rank.unloaded() && Arc::ptr_eq(rank, &self.rank) {
+            unloaded.push(rank.name().to_owned());
+            self.rank = Arc::new(DefaultRank);
+        }
+        if pricing.unloaded() && Arc::ptr_eq(pricing, &self.pricing) {
+            unloaded.push(pricing.name().to_owned());
+            self.pricing = Arc::new(DefaultPricing);
+        }
+        unloaded
     }
 
     /// Fills `self.candidates` with the nodes that pass the filters.
