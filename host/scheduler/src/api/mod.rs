@@ -11,7 +11,9 @@
 //! | `GET/POST /v1/jobs/{id}/receipts` | receipts relay |
 //! | `GET /v1/jobs/{id}/events` | a renter's WebSocket of job events |
 //! | `GET /v1/stats`, `/health`, `/metrics`, `/openapi.json` | operations |
+//! | `GET /v1/admin/policies`, `PUT /v1/admin/policies/{kind}` | swap a policy plugin (admin token) |
 
+pub mod admin;
 pub mod error;
 mod jobs;
 mod nodes;
@@ -21,7 +23,7 @@ mod ws;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
@@ -40,11 +42,13 @@ use error::ApiError;
         jobs::receipts, jobs::post_receipt,
         ops::stats, ops::health, ops::metrics,
         ws::node_link, ws::job_events,
+        admin::set_policy, admin::policies,
     ),
     components(schemas(
         wire::RegisterNode, wire::Registered, wire::NodeInfo, wire::RatesJson, wire::SubmitJob,
         wire::RenterSigned, wire::JobStatus, wire::JobLogs, wire::JobResult, wire::ReceiptJson,
         wire::PostReceipt, wire::NetworkStats, wire::Health, wire::ErrorBody,
+        wire::PolicySet, wire::PoliciesInUse,
     )),
     tags(
         (name = "nodes", description = "Node registration and listing"),
@@ -74,6 +78,11 @@ pub fn app(scheduler: Scheduler) -> Router {
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        .route("/v1/admin/policies", get(admin::policies))
+        .route(
+            "/v1/admin/policies/{kind}",
+            put(admin::set_policy).layer(DefaultBodyLimit::max(admin::MAX_PLUGIN_BYTES)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -2,6 +2,7 @@
 //! fail and what the scheduler does then, the shipped plugins, and swapping
 //! at run time. Every plugin is a real component built by `cargo xtask guests`.
 
+mod admin;
 mod failures;
 mod loading;
 mod plugins;
