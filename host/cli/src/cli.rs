@@ -22,6 +22,8 @@ enum Command {
     Chain(commands::chain::ChainArgs),
     /// Run a scheduler: node registry, matching, failover, receipts relay.
     Scheduler(commands::scheduler::SchedulerArgs),
+    /// Policy plugins: check one before pinning or loading it.
+    Policy(commands::policy::PolicyArgs),
 }
 
 /// Exit code for a command line or input the command could not use.
@@ -44,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Chain(args) => commands::chain::run(args),
         Command::Scheduler(args) => commands::scheduler::run(args),
+        Command::Policy(args) => commands::policy::run(args),
     };
     match outcome {
         Ok(code) => code,
