@@ -16,8 +16,6 @@ enum Needs {
     Guests,
     /// The settlement program's SBF ELF (`KILN_SETTLEMENT_SO`).
     SettlementElf,
-    /// Nothing beyond the bench itself.
-    Nothing,
 }
 
 /// Benchmark suites: name, package, bench target, prerequisite.
@@ -29,7 +27,7 @@ const SUITES: &[(&str, &str, &str, Needs)] = &[
         "claims",
         Needs::SettlementElf,
     ),
-    ("scheduler", "kiln-scheduler", "scheduler", Needs::Nothing),
+    ("scheduler", "kiln-scheduler", "scheduler", Needs::Guests),
     ("gpu", "kiln-gpu", "gpu", Needs::Guests),
 ];
 
@@ -53,7 +51,6 @@ pub fn run(suite: &str) -> Result<()> {
             env.push(("KILN_GUEST_DIR", guests::guest_dir().into_os_string()));
         }
         Needs::SettlementElf => env.push((sbf::SO_ENV, sbf::build()?.into_os_string())),
-        Needs::Nothing => {}
     }
     let env: Vec<(&str, &std::ffi::OsStr)> = env
         .iter()

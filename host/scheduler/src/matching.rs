@@ -125,10 +125,11 @@ pub trait PricingPolicy: Send + Sync {
     /// built-in flags none.
     fn screen(
         &self,
+        job: &JobSpec,
         history: &[Rates],
         candidates: &[Candidate],
     ) -> Result<Vec<Flag>, PolicyError> {
-        let _ = (history, candidates);
+        let _ = (job, history, candidates);
         Ok(Vec::new())
     }
     /// True once the policy has unloaded itself; see [`RankPolicy::unloaded`].
@@ -477,7 +478,7 @@ impl Matcher {
         // One snapshot of the policies per pick: a swap lands between picks.
         let (rank, pricing) = (Arc::clone(&self.rank), Arc::clone(&self.pricing));
         let mut fallbacks = Vec::new();
-        let flags = self.screen(pricing.as_ref(), &mut fallbacks);
+        let flags = self.screen(job, pricing.as_ref(), &mut fallbacks);
         if self.candidates.is_empty() {
             self.retire_unloaded(&rank, &pricing);
             return None;
@@ -535,11 +536,12 @@ impl Matcher {
     /// Runs the pricing screen over the candidates and drops those flagged.
     fn screen(
         &mut self,
+        job: &JobSpec,
         pricing: &dyn PricingPolicy,
         fallbacks: &mut Vec<PolicyError>,
     ) -> Vec<(PublicKey, FlagKind)> {
         let history = self.history.make_contiguous();
-        let flags = match pricing.screen(history, &self.candidates) {
+        let flags = match pricing.screen(job, history, &self.candidates) {
             Ok(flags) => flags,
             Err(error) => {
                 fallbacks.push(error);

@@ -47,7 +47,7 @@ impl Guest for Guard {
         within(&offer.floor, &job.max_rates).then_some(Quote { rates: offer.floor })
     }
 
-    fn screen(history: Vec<Rates>, offers: Vec<Offer>) -> Vec<Flag> {
+    fn screen(_job: Job, history: Vec<Rates>, offers: Vec<Offer>) -> Vec<Flag> {
         let Some(minimum) = history.iter().map(reference).min() else {
             return Vec::new();
         };

@@ -30,7 +30,7 @@ impl Guest for LowestFloor {
         within(&offer.floor, &job.max_rates).then_some(Quote { rates: offer.floor })
     }
 
-    fn screen(_history: Vec<Rates>, _offers: Vec<Offer>) -> Vec<Flag> {
+    fn screen(_job: Job, _history: Vec<Rates>, _offers: Vec<Offer>) -> Vec<Flag> {
         Vec::new()
     }
 }

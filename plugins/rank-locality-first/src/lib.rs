@@ -19,17 +19,23 @@ wit_bindgen::generate!({
 
 use kiln::policy::types::{Rates, WorkloadClass};
 
-/// Milliseconds in a second, for costs.
+/// Milliseconds in a second; a million fuel.
 const MS_PER_SECOND: u128 = 1_000;
+const FUEL_PER_UNIT: u128 = 1_000_000;
 
+/// The most `job` can cost at `floor` (its fuel budget, and its deadline as
+/// wall time and, for GPU work, GPU time), in millionths of a base unit so
+/// that no division is needed: the order is that of the exact cost. (u128
+/// division is a library call in wasm, and one per term per candidate
+/// dominated the call before this.)
 fn worst_case_cost(job: &Job, floor: &Rates) -> u128 {
-    let fuel = u128::from(job.fuel).saturating_mul(u128::from(floor.per_million_fuel)) / 1_000_000;
-    let wall_ms = u128::from(job.wall_clock_ms);
-    let wall = wall_ms.saturating_mul(u128::from(floor.per_wall_second)) / MS_PER_SECOND;
+    let fuel = u128::from(job.fuel) * u128::from(floor.per_million_fuel); // < 2^128
+    let wall_ms = u128::from(job.wall_clock_ms) * (FUEL_PER_UNIT / MS_PER_SECOND);
+    let wall = wall_ms.saturating_mul(u128::from(floor.per_wall_second));
     let gpu = if job.class == WorkloadClass::Cpu {
         0
     } else {
-        wall_ms.saturating_mul(u128::from(floor.per_gpu_second)) / MS_PER_SECOND
+        wall_ms.saturating_mul(u128::from(floor.per_gpu_second))
     };
     fuel.saturating_add(wall).saturating_add(gpu)
 }
@@ -42,7 +48,7 @@ impl Guest for LocalityFirst {
             .iter()
             .enumerate()
             .map(|(index, offer)| {
-                let local = job.region.as_deref() == Some(offer.region.as_str());
+                let local = job.region == Some(offer.region);
                 let key = (
                     !local,
                     worst_case_cost(&job, &offer.floor),

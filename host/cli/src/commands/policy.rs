@@ -131,7 +131,7 @@ fn check(file: &std::path::Path) -> Result<ExitCode> {
             }
         }
         let history = vec![rates(20); 16];
-        match pricing.call_screen(&history, &candidates) {
+        match pricing.call_screen(&job, &history, &candidates) {
             Ok(flags) => println!("pricing world: screen -> {} flag(s) {flags:?}", flags.len()),
             Err(error) => {
                 failed = true;

@@ -1,4 +1,7 @@
-//! Kiln's types as the `kiln:policy` records.
+//! Kiln's types as the `kiln:policy` records. Regions are interned: the job
+//! carries each region name once and offers refer to them by index.
+
+use std::sync::Arc;
 
 use kiln_protocol::{JobSpec, Rates, WorkloadClass};
 
@@ -21,30 +24,62 @@ pub(crate) fn from_rates(rates: &types::Rates) -> Rates {
     }
 }
 
-/// `spec` as a plugin sees it; its preferred region is its own, else `home`.
-pub(crate) fn job(spec: &JobSpec, home: Option<&str>) -> types::Job {
-    types::Job {
+/// Region names seen so far and their indices. A network has few regions, so
+/// a linear search (pointer first: candidates of one node index share it)
+/// beats hashing.
+#[derive(Default)]
+struct Regions {
+    names: Vec<Arc<str>>,
+}
+
+impl Regions {
+    fn index(&mut self, region: &Arc<str>) -> u32 {
+        let found = self
+            .names
+            .iter()
+            .position(|name| Arc::ptr_eq(name, region) || **name == **region);
+        let index = found.unwrap_or_else(|| {
+            self.names.push(Arc::clone(region));
+            self.names.len() - 1
+        });
+        u32::try_from(index).unwrap_or(u32::MAX)
+    }
+}
+
+/// `spec` and `candidates` as a plugin sees them; the job's preferred region
+/// is its own, else `home`.
+pub(crate) fn batch(
+    spec: &JobSpec,
+    home: Option<&str>,
+    candidates: &[Candidate],
+) -> (types::Job, Vec<types::Offer>) {
+    let mut regions = Regions::default();
+    let offers = candidates
+        .iter()
+        .map(|candidate| types::Offer {
+            floor: rates(&candidate.floor),
+            reputation: candidate.reputation,
+            benchmark_class: candidate.benchmark_class.0,
+            stake_tier: candidate.stake_tier,
+            free_slots: candidate.free_slots,
+            max_jobs: candidate.max_jobs,
+            region: regions.index(&candidate.region),
+        })
+        .collect();
+    let preferred = spec.region.as_deref().or(home);
+    let region = preferred.map(|name| regions.index(&Arc::from(name)));
+    let job = types::Job {
         class: match spec.class {
             WorkloadClass::Cpu => types::WorkloadClass::Cpu,
             WorkloadClass::WebGpu => types::WorkloadClass::Webgpu,
             WorkloadClass::Cuda => types::WorkloadClass::Cuda,
         },
         min_benchmark_class: spec.min_benchmark_class.0,
-        region: spec.region.clone().or_else(|| home.map(str::to_owned)),
+        regions: regions.names.iter().map(|name| name.to_string()).collect(),
+        region,
         fuel: spec.limits.fuel,
         wall_clock_ms: spec.limits.wall_clock_ms,
         max_rates: rates(&spec.max_rates),
-    }
-}
-
-pub(crate) fn offer(candidate: &Candidate) -> types::Offer {
-    types::Offer {
-        floor: rates(&candidate.floor),
-        reputation: candidate.reputation,
-        benchmark_class: candidate.benchmark_class.0,
-        stake_tier: candidate.stake_tier,
-        free_slots: candidate.free_slots,
-        max_jobs: candidate.max_jobs,
-        region: candidate.region.to_string(),
-    }
+    };
+    (job, offers)
 }

@@ -19,11 +19,17 @@ fn plugin_name(kind: &str, digest: &Digest) -> String {
     format!("wasm-{kind}:{}", &hex[..16])
 }
 
-fn offers(candidates: &[Candidate]) -> Result<Vec<types::Offer>, PolicyCallError> {
+/// The job and its candidates as records, refusing oversized batches.
+fn batch(
+    host: &PolicyHost,
+    job: &JobSpec,
+    candidates: &[Candidate],
+) -> Result<(types::Job, Vec<types::Offer>), PolicyCallError> {
     if candidates.len() > MAX_POLICY_CANDIDATES {
         return Err(PolicyCallError::TooManyCandidates(candidates.len()));
     }
-    Ok(candidates.iter().map(convert::offer).collect())
+    let home = host.config().home_region.as_deref();
+    Ok(convert::batch(job, home, candidates))
 }
 
 /// A `kiln:policy/scheduler` plugin as a [`RankPolicy`].
@@ -66,8 +72,7 @@ impl WasmRank {
         job: &JobSpec,
         candidates: &[Candidate],
     ) -> Result<Vec<usize>, PolicyCallError> {
-        let offers = offers(candidates)?;
-        let job = convert::job(job, self.host.config().home_region.as_deref());
+        let (job, offers) = batch(&self.host, job, candidates)?;
         let mut store = self.host.store();
         let order = self
             .pre
@@ -165,7 +170,7 @@ impl WasmPricing {
         chosen: usize,
         candidates: &[Candidate],
     ) -> Result<Cleared, PolicyCallError> {
-        let offers = offers(candidates)?;
+        let (wit_job, offers) = batch(&self.host, job, candidates)?;
         let Some(floor) = candidates.get(chosen).map(|c| c.floor) else {
             return Err(PolicyCallError::BadIndex {
                 index: u32::try_from(chosen).unwrap_or(u32::MAX),
@@ -174,7 +179,6 @@ impl WasmPricing {
         };
         let chosen =
             u32::try_from(chosen).map_err(|_| PolicyCallError::TooManyCandidates(chosen))?;
-        let wit_job = convert::job(job, self.host.config().home_region.as_deref());
         let mut store = self.host.store();
         let quote = self
             .pre
@@ -194,16 +198,17 @@ impl WasmPricing {
     /// One `screen` call, checked: every flag names an offer.
     pub fn call_screen(
         &self,
+        job: &JobSpec,
         history: &[Rates],
         candidates: &[Candidate],
     ) -> Result<Vec<Flag>, PolicyCallError> {
-        let offers = offers(candidates)?;
+        let (wit_job, offers) = batch(&self.host, job, candidates)?;
         let history: Vec<_> = history.iter().map(convert::rates).collect();
         let mut store = self.host.store();
         let flags = self
             .pre
             .instantiate(&mut store)
-            .and_then(|instance| instance.call_screen(&mut store, &history, &offers))
+            .and_then(|instance| instance.call_screen(&mut store, &wit_job, &history, &offers))
             .map_err(|error| self.host.classify(&error))?;
         flags
             .into_iter()
@@ -263,11 +268,12 @@ impl PricingPolicy for WasmPricing {
 
     fn screen(
         &self,
+        job: &JobSpec,
         history: &[Rates],
         candidates: &[Candidate],
     ) -> Result<Vec<Flag>, PolicyError> {
         self.guard
-            .run(&self.name, || self.call_screen(history, candidates))
+            .run(&self.name, || self.call_screen(job, history, candidates))
             .map_err(|error| self.policy_error(&error))
     }
 

@@ -1,7 +1,6 @@
 //! A hostile policy plugin for the policy host's tests. It exports both
-//! `kiln:policy` worlds and misbehaves on command: the job's region (for
-//! `rank` and `clear`) or the first offer's region (for `screen`) names what
-//! to do. Any other region: it behaves (candidates in order, the chosen
+//! `kiln:policy` worlds and misbehaves on command: the job's preferred
+//! region names what to do. Any other region: it behaves (candidates in order, the chosen
 //! floor, no flags).
 //!
 //! | command | what it does |
@@ -37,6 +36,12 @@ mod pricing {
 
 use rank::kiln::policy::types::{Flag, FlagKind, Job, Offer, Quote, Rates};
 
+/// The job's preferred region's name: the command.
+fn command(job: &Job) -> Option<&str> {
+    let index = usize::try_from(job.region?).ok()?;
+    job.regions.get(index).map(String::as_str)
+}
+
 /// Acts on a command that means the same in every export.
 fn common(command: Option<&str>) {
     match command {
@@ -68,8 +73,8 @@ struct Hostile;
 
 impl rank::Guest for Hostile {
     fn rank(job: Job, candidates: Vec<Offer>) -> Vec<u32> {
-        common(job.region.as_deref());
-        match job.region.as_deref() {
+        common(command(&job));
+        match command(&job) {
             Some("out-of-range") => vec![len_u32(candidates.len())],
             Some("repeat") => vec![0, 0],
             _ => (0..len_u32(candidates.len())).collect(),
@@ -79,8 +84,8 @@ impl rank::Guest for Hostile {
 
 impl pricing::Guest for Hostile {
     fn clear(job: Job, chosen: u32, offers: Vec<Offer>) -> Option<Quote> {
-        common(job.region.as_deref());
-        match job.region.as_deref() {
+        common(command(&job));
+        match command(&job) {
             Some("bad-quote") => Some(Quote {
                 rates: Rates {
                     per_million_fuel: job.max_rates.per_million_fuel.saturating_add(1),
@@ -94,10 +99,9 @@ impl pricing::Guest for Hostile {
         }
     }
 
-    fn screen(_history: Vec<Rates>, offers: Vec<Offer>) -> Vec<Flag> {
-        let command = offers.first().map(|offer| offer.region.clone());
-        common(command.as_deref());
-        match command.as_deref() {
+    fn screen(job: Job, _history: Vec<Rates>, offers: Vec<Offer>) -> Vec<Flag> {
+        common(command(&job));
+        match command(&job) {
             Some("out-of-range") => vec![Flag {
                 offer: len_u32(offers.len()),
                 kind: FlagKind::AboveMarket,

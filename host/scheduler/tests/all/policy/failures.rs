@@ -106,16 +106,15 @@ fn each_misbehaviour_of_a_pricing_is_named() {
         matches!(trap, Err(PolicyCallError::Trap { .. })),
         "{trap:?}"
     );
-    let commanded = [candidate("x", rates(10), 500, 5, "out-of-range")];
+    let one = [candidate("x", rates(10), 500, 5, "eu-west")];
     assert_eq!(
-        pricing.call_screen(&[rates(10)], &commanded),
+        pricing.call_screen(&job("out-of-range"), &[rates(10)], &one),
         Err(PolicyCallError::BadFlag {
             index: 1,
             candidates: 1
         })
     );
-    let spin = [candidate("x", rates(10), 500, 5, "spin")];
-    let spin = pricing.call_screen(&[], &spin);
+    let spin = pricing.call_screen(&job("spin"), &[], &one);
     assert!(
         matches!(spin, Err(PolicyCallError::OutOfFuel { .. })),
         "{spin:?}"

@@ -84,7 +84,10 @@ fn price_lowest_floor_clears_at_the_chosen_floor_or_declines() {
         Ok(Cleared::Quote(rates(40)))
     );
     assert_eq!(pricing.call_clear(&job, 2, &offers), Ok(Cleared::Declined));
-    assert_eq!(pricing.call_screen(&[rates(10)], &offers), Ok(Vec::new()));
+    assert_eq!(
+        pricing.call_screen(&job, &[rates(10)], &offers),
+        Ok(Vec::new())
+    );
 }
 
 #[test]
@@ -101,7 +104,7 @@ fn price_guard_flags_offers_far_above_the_average_or_below_the_minimum() {
         cheap("dumping", 0),         // 0 < 3
     ];
     assert_eq!(
-        pricing.call_screen(&history, &offers),
+        pricing.call_screen(&spec("screened"), &history, &offers),
         Ok(vec![
             Flag {
                 index: 2,
@@ -114,7 +117,10 @@ fn price_guard_flags_offers_far_above_the_average_or_below_the_minimum() {
         ])
     );
     // Without history there is no market to compare with.
-    assert_eq!(pricing.call_screen(&[], &offers), Ok(Vec::new()));
+    assert_eq!(
+        pricing.call_screen(&spec("screened"), &[], &offers),
+        Ok(Vec::new())
+    );
 }
 
 #[tokio::test]
