@@ -8,10 +8,10 @@ use kiln_protocol::Digest;
 use super::error::PolicyLoadError;
 
 /// Fuel one policy call may burn (instantiation included). Ranking 10,000
-/// candidates with `rank-default` burns about 30 M units (measured by the
-/// policy benchmark); the cap leaves a wide margin for heavier policies and
-/// still stops a runaway plugin within a fraction of a second of CPU. Hit:
-/// the call fails with `OutOfFuel` and the built-in answers instead.
+/// candidates with `rank-default` takes about 2 ms of wasm (the benchmark),
+/// a small fraction of this; the cap leaves a wide margin for heavier
+/// policies and still stops a runaway plugin within about a second of CPU.
+/// Hit: the call fails with `OutOfFuel` and the built-in answers instead.
 pub const DEFAULT_POLICY_FUEL: u64 = 1_000_000_000;
 
 /// Wall-clock deadline of one call. Fuel bounds work, but not time spent in
