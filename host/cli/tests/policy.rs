@@ -60,3 +60,75 @@ fn a_workload_is_not_a_plugin() {
     assert!(!ok, "{text}");
     assert!(text.contains("wasi:clocks/wall-clock"), "{text}");
 }
+
+/// `kiln scheduler serve` with two pinned plugins and an admin token, then
+/// `kiln scheduler policy set` against it: the pinned plugin is swapped in
+/// without a restart, an unpinned one is refused.
+#[test]
+fn policy_set_swaps_a_pinned_plugin_in_a_running_scheduler() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, "s3cret-admin-token\n").unwrap();
+    let pin = |name: &str| hex::encode(kiln_protocol::sha256(&[&kiln_test_guests::guest(name)]).0);
+    let database = format!("sqlite://{}", dir.path().join("scheduler.db").display());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "scheduler",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &database,
+        ])
+        .args(["--policy-pin", &pin("kiln_plugin_rank_default")])
+        .args(["--policy-pin", &pin("kiln_plugin_rank_locality_first")])
+        .arg("--rank-policy")
+        .arg(kiln_test_guests::guest_path("kiln_plugin_rank_default"))
+        .arg("--admin-token-file")
+        .arg(&token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(line.contains("listening"), "{line:?}");
+
+    let set = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(["scheduler", "policy", "set", "--scheduler", &address])
+            .arg("--rank")
+            .arg(kiln_test_guests::guest_path(name))
+            .arg("--admin-token-file")
+            .arg(&token)
+            .output()
+            .unwrap()
+    };
+    let swapped = set("kiln_plugin_rank_locality_first");
+    let refused = set("kiln_plugin_price_guard");
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let out = String::from_utf8_lossy(&swapped.stdout);
+    assert!(
+        swapped.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&swapped.stderr)
+    );
+    assert!(
+        out.contains(&pin("kiln_plugin_rank_locality_first")),
+        "{out}"
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        err.contains("HTTP 403") && err.contains("not_pinned"),
+        "{err}"
+    );
+}
