@@ -12,6 +12,10 @@
     unsafe_code,
     reason = "wit-bindgen's generated canonical-ABI glue; this crate writes no unsafe code"
 )]
+#![allow(
+    clippy::too_many_arguments,
+    reason = "wit-bindgen's generated export glue takes a record's flattened fields as arguments"
+)]
 
 wit_bindgen::generate!({
     path: "../../wit/policy",
