@@ -18,8 +18,6 @@ enum Needs {
     SettlementElf,
     /// Both: guests and the ELF (a whole network).
     Network,
-    /// Nothing beyond the bench itself.
-    Nothing,
 }
 
 /// Benchmark suites: name, package, bench target, prerequisite.
@@ -31,7 +29,7 @@ const SUITES: &[(&str, &str, &str, Needs)] = &[
         "claims",
         Needs::SettlementElf,
     ),
-    ("scheduler", "kiln-scheduler", "scheduler", Needs::Nothing),
+    ("scheduler", "kiln-scheduler", "scheduler", Needs::Guests),
     ("gpu", "kiln-gpu", "gpu", Needs::Guests),
     ("e2e", "kiln-e2e", "e2e", Needs::Network),
 ];
@@ -60,7 +58,6 @@ pub fn run(suite: &str) -> Result<()> {
             guests::build()?;
             env = crate::demo::demo_env(sbf::build()?.into_os_string())?;
         }
-        Needs::Nothing => {}
     }
     let env: Vec<(&str, &std::ffi::OsStr)> = env
         .iter()

@@ -14,14 +14,19 @@ use crate::command::{exec, say, target_dir};
 /// Target triple of every guest.
 pub const GUEST_TARGET: &str = "wasm32-wasip2";
 
-/// Guest packages: example workloads, then the sandbox's test guests.
+/// Guest packages: example workloads, policy plugins, then test guests.
 pub const GUEST_PACKAGES: &[&str] = &[
     "kiln-example-sha256",
     "kiln-example-matmul",
     "kiln-example-mandelbrot",
     "kiln-example-matmul-gpu",
     "kiln-example-vecadd-cuda",
+    "kiln-plugin-rank-default",
+    "kiln-plugin-rank-locality-first",
+    "kiln-plugin-price-lowest-floor",
+    "kiln-plugin-price-guard",
     "kiln-test-hostile",
+    "kiln-test-hostile-policy",
     "kiln-test-net",
     "kiln-test-gpu-probe",
 ];

@@ -32,6 +32,8 @@ enum Command {
     Keys(commands::keys::KeysArgs),
     /// The main job: a whole network in this process runs a GPU and a CPU job.
     Demo(commands::demo::DemoArgs),
+    /// Policy plugins: check one before pinning or loading it.
+    Policy(commands::policy::PolicyArgs),
 }
 
 /// Exit code for a command line or input the command could not use.
@@ -59,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Receipts(args) => commands::receipts::run(args),
         Command::Keys(args) => commands::keys::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Policy(args) => commands::policy::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -177,6 +177,16 @@ impl ComponentCache {
         Ok(workload)
     }
 
+    /// Checks the header and compiles (or reads the disk cache); no linking.
+    pub(crate) fn compile_only(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+    ) -> Result<Component, LoadError> {
+        check_header(bytes)?;
+        self.compile(engine, bytes, &sha256(&[bytes]))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
         self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }

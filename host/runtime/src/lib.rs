@@ -138,6 +138,23 @@ impl Runtime {
         )
     }
 
+    /// The process's one wasmtime engine (pooling allocator, fuel, epochs,
+    /// ticked by this runtime's epoch thread), for hosts of other component
+    /// worlds that link with their own linker: the scheduler's policy
+    /// plugins. Stores made on it draw instance slots from the same pool as
+    /// jobs, so such hosts should hold few at once.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Checks the header and compiles `bytes` as a component (or reads the
+    /// artifact from the disk cache), without checking imports or linking:
+    /// for a host that checks the component against its own world. Errors are
+    /// the header and validation cases of [`LoadError`].
+    pub fn compile(&self, bytes: &[u8]) -> Result<wasmtime::component::Component, LoadError> {
+        self.inner.cache.compile_only(&self.inner.engine, bytes)
+    }
+
     /// Starts a job on the current tokio runtime. Must be called from within one.
     pub fn start(&self, workload: &Workload, input: Vec<u8>, limits: JobLimits) -> JobHandle {
         job::start(self.inner.clone(), workload.clone(), input, limits, false)

@@ -13,7 +13,16 @@
 //!    scheduler runtime's CPU and the process's memory, next to the same
 //!    scheduler idle.
 //!
+//! 4. Policies: the matching of part 1 again with the wasm plugins
+//!    (`rank-default`, `price-lowest-floor`) in place of the built-ins, and
+//!    one rank + clear over 10,000 candidates each way; the ratio printed is
+//!    wasm / built-in from this run. Target: at most 2x at 10,000 candidates.
+//!    Needs the guests (`cargo xtask bench scheduler` builds them).
+//!
 //! Set `KILN_BENCH_QUICK=1` for a short smoke run.
+
+#[path = "policy/wasm.rs"]
+mod wasm;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -259,6 +268,14 @@ fn bench_matching(plan: &Plan) {
     );
 }
 
+fn bench_policies(plan: &Plan) {
+    let rounds = if plan.jobs < 100_000 { 5 } else { 21 };
+    wasm::bench_per_call(&job(0), rounds, mix, &REGIONS);
+    let records: Vec<_> = (0..plan.nodes).map(record).collect();
+    let jobs: Vec<_> = (0..plan.jobs / 5).map(job).collect();
+    wasm::bench_matching(&records, &jobs);
+}
+
 async fn bench_store(plan: &Plan) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -416,7 +433,13 @@ fn bench_links(plan: &Plan) {
 
 fn main() {
     let plan = plan();
+    // KILN_BENCH_ONLY=policy runs part 4 alone.
+    if std::env::var("KILN_BENCH_ONLY").as_deref() == Ok("policy") {
+        bench_policies(&plan);
+        return;
+    }
     bench_matching(&plan);
+    bench_policies(&plan);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(bench_store(&plan));
     drop(runtime);

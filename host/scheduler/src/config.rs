@@ -143,6 +143,9 @@ pub struct SchedulerConfig {
     /// This replica's name in the assignment log (several replicas may share
     /// one PostgreSQL database).
     pub replica: String,
+    /// Bearer token of the admin API (`/v1/admin/…`: swapping policy
+    /// plugins). `None` disables the admin routes (they answer 404).
+    pub admin_token: Option<String>,
 }
 
 impl Default for SchedulerConfig {
@@ -154,6 +157,7 @@ impl Default for SchedulerConfig {
             max_candidates: DEFAULT_MAX_CANDIDATES,
             stake_tiers: StakeTiers::default(),
             replica: "replica-0".to_owned(),
+            admin_token: None,
         }
     }
 }

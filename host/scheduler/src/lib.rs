@@ -5,6 +5,8 @@
 //!   tiers, the sybil pre-screen and replay refusal.
 //! - [`matching`]: filter, rank ([`RankPolicy`]) and clear the price
 //!   ([`PricingPolicy`]); built-in defaults, swappable at run time.
+//! - [`policy`]: policy plugins (`kiln:policy` components) behind those
+//!   traits: pinned, fuel-metered, swapped at run time.
 //! - [`scheduler`]: the service, its match loop and node links.
 //! - [`jobs`]: renter actions and node reports; receipts relay.
 //! - [`failover`]: silent nodes lose their jobs to the queue, with a fault.
@@ -26,6 +28,7 @@ pub mod link;
 pub mod matching;
 pub mod metrics;
 pub mod model;
+pub mod policy;
 pub mod registry;
 pub mod relay;
 pub mod scheduler;

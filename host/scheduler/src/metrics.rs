@@ -24,6 +24,10 @@ pub struct Metrics {
     pub faults: IntCounter,
     /// Policy answers replaced by the built-in defaults.
     pub policy_fallbacks: IntCounter,
+    /// Policy plugins unloaded by the crash-loop guard.
+    pub policy_unloads: IntCounter,
+    /// Offers a pricing screen flagged as price manipulation.
+    pub price_flags: IntCounter,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -95,6 +99,16 @@ impl Metrics {
                 &registry,
                 "kiln_scheduler_policy_fallbacks_total",
                 "Policy answers replaced by the built-in defaults",
+            ),
+            policy_unloads: counter(
+                &registry,
+                "kiln_scheduler_policy_unloads_total",
+                "Policy plugins unloaded after repeated failures",
+            ),
+            price_flags: counter(
+                &registry,
+                "kiln_scheduler_price_flags_total",
+                "Offers flagged by the pricing screen and left out",
             ),
             registry,
         }

@@ -82,6 +82,7 @@ pub(crate) struct Inner {
     pub(crate) heartbeats: Mutex<HashMap<PublicKey, i64>>,
     pub(crate) metrics: Metrics,
     pub(crate) events: broadcast::Sender<JobEvent>,
+    policy_host: Mutex<Option<crate::policy::PolicyHost>>,
     wake: Notify,
     next_link: AtomicU64,
 }
@@ -139,6 +140,7 @@ impl Scheduler {
                 heartbeats: Mutex::new(HashMap::new()),
                 metrics: Metrics::new(),
                 events,
+                policy_host: Mutex::new(None),
                 wake: Notify::new(),
                 next_link: AtomicU64::new(1),
             }),
@@ -168,6 +170,31 @@ impl Scheduler {
     /// Replaces the rank and pricing policies; the next match uses them.
     pub fn set_policies(&self, rank: Arc<dyn RankPolicy>, pricing: Arc<dyn PricingPolicy>) {
         lock(&self.inner.matcher).set_policies(rank, pricing);
+    }
+
+    /// Replaces the ranking policy; picks in flight finish on the old one.
+    pub fn set_rank_policy(&self, rank: Arc<dyn RankPolicy>) {
+        lock(&self.inner.matcher).set_rank(rank);
+    }
+
+    /// Replaces the pricing policy; picks in flight finish on the old one.
+    pub fn set_pricing_policy(&self, pricing: Arc<dyn PricingPolicy>) {
+        lock(&self.inner.matcher).set_pricing(pricing);
+    }
+
+    /// The names of the policies in use: (rank, pricing).
+    pub fn policy_names(&self) -> (String, String) {
+        lock(&self.inner.matcher).policy_names()
+    }
+
+    /// Lets the admin API load plugins through `host` (its pins decide which).
+    pub fn set_policy_host(&self, host: crate::policy::PolicyHost) {
+        *lock(&self.inner.policy_host) = Some(host);
+    }
+
+    /// The policy host, when one was set.
+    pub fn policy_host(&self) -> Option<crate::policy::PolicyHost> {
+        lock(&self.inner.policy_host).clone()
     }
 
     /// Asks the match loop to run soon.
@@ -350,6 +377,14 @@ impl Scheduler {
             for fallback in &pick.fallbacks {
                 self.inner.metrics.policy_fallbacks.inc();
                 tracing::warn!(job = %job.id, %fallback, "policy answer replaced by the default");
+            }
+            for policy in &pick.unloaded {
+                self.inner.metrics.policy_unloads.inc();
+                tracing::error!(%policy, "policy unloaded after repeated failures; the built-in took its place");
+            }
+            for (node, kind) in &pick.flags {
+                self.inner.metrics.price_flags.inc();
+                tracing::warn!(job = %job.id, node = %hex::encode(node.0), ?kind, "offer flagged by the pricing screen and left out");
             }
             made += 1;
             let job = JobRecord {

@@ -360,3 +360,21 @@ pub struct ErrorBody {
     /// What was wrong, for a person.
     pub message: String,
 }
+
+/// A plugin the admin API swapped in.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicySet {
+    /// The policy's name in logs and metrics.
+    pub name: String,
+    /// SHA-256 of the plugin's bytes, hex.
+    pub sha256: String,
+}
+
+/// The policies a scheduler matches with now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PoliciesInUse {
+    /// The ranking policy's name.
+    pub rank: String,
+    /// The pricing policy's name.
+    pub pricing: String,
+}

@@ -95,7 +95,7 @@ fn main() {
 }
 
 /// Runs futures concurrently on this task (no extra dependency).
-async fn futures_join_all<F: std::future::Future>(
+async fn futures_join_all<F: Future>(
     futures: impl Iterator<Item = F>,
 ) -> Vec<F::Output> {
     let mut pinned: Vec<_> = futures.map(Box::pin).collect();

@@ -2,12 +2,15 @@
 //! failover) on an embedded SQLite store or a shared PostgreSQL database.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use kiln_scheduler::config::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_PROPOSAL_TIMEOUT};
+use kiln_scheduler::policy::{LoadedPolicy, Pins, PolicyConfig, PolicyHost, PolicyKind};
 use kiln_scheduler::server::{serve, shutdown_signal};
 use kiln_scheduler::{Scheduler, SchedulerConfig, Store};
 
@@ -22,6 +25,21 @@ pub struct SchedulerArgs {
 enum SchedulerCommand {
     /// Serve the scheduler API until ctrl-c or SIGTERM.
     Serve(ServeArgs),
+    /// A running scheduler's policy plugins.
+    Policy(PolicyArgs),
+}
+
+/// `kiln scheduler policy …`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Swap plugins through the admin API, without a restart.
+    Set(super::scheduler_policy::SetArgs),
 }
 
 /// Arguments of `kiln scheduler serve`.
@@ -44,11 +62,32 @@ pub struct ServeArgs {
     /// This replica's name in the assignment log.
     #[arg(long, default_value = "replica-0")]
     replica: String,
+    /// SHA-256 (hex) of a policy plugin this scheduler may load; repeat for
+    /// each. Plugins given at start or through the admin API must be pinned.
+    #[arg(long = "policy-pin")]
+    policy_pins: Vec<String>,
+    /// A ranking plugin (`kiln:policy/scheduler`) to start with; built-in otherwise.
+    #[arg(long)]
+    rank_policy: Option<PathBuf>,
+    /// A pricing plugin (`kiln:policy/pricing`) to start with; built-in otherwise.
+    #[arg(long)]
+    pricing_policy: Option<PathBuf>,
+    /// The region this scheduler serves: plugins see it as a job's preferred
+    /// region when the job names none.
+    #[arg(long)]
+    home_region: Option<String>,
+    /// File holding the admin API's bearer token; without it the admin API
+    /// (swapping plugins) is off.
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
 }
 
 pub fn run(args: SchedulerArgs) -> Result<ExitCode> {
     match args.command {
         SchedulerCommand::Serve(args) => serve_command(args),
+        SchedulerCommand::Policy(PolicyArgs {
+            command: PolicyCommand::Set(args),
+        }) => super::scheduler_policy::set(args),
     }
 }
 
@@ -64,10 +103,16 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
         let config = SchedulerConfig {
             heartbeat_interval: Duration::from_millis(args.heartbeat_interval_ms.max(1)),
             proposal_timeout: Duration::from_secs(args.proposal_timeout_s),
-            replica: args.replica,
+            replica: args.replica.clone(),
+            admin_token: args
+                .admin_token_file
+                .as_deref()
+                .map(super::scheduler_policy::read_token)
+                .transpose()?,
             ..SchedulerConfig::default()
         };
         let scheduler = Scheduler::open(store.clone(), config).await?;
+        let _policy_scratch = start_policies(&args, &scheduler)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -80,4 +125,41 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Sets up the policy host when any plugin is pinned, and loads the plugins
+/// named at start. Returns the runtime's scratch directory (unused by
+/// policies, required by the runtime), to keep until the scheduler stops.
+fn start_policies(args: &ServeArgs, scheduler: &Scheduler) -> Result<Option<tempfile::TempDir>> {
+    if args.policy_pins.is_empty() {
+        if args.rank_policy.is_some() || args.pricing_policy.is_some() {
+            anyhow::bail!("a policy plugin was given but no --policy-pin: pin its SHA-256");
+        }
+        return Ok(None);
+    }
+    let scratch = tempfile::tempdir().context("making the policy runtime's scratch directory")?;
+    let mut runtime_config = kiln_runtime::RuntimeConfig::new(scratch.path());
+    // Policy calls run one at a time (under the matcher's lock), plus an
+    // admin load: a few instance slots are plenty.
+    runtime_config.max_concurrent_jobs = 4;
+    let runtime =
+        kiln_runtime::Runtime::new(runtime_config).context("starting the policy runtime")?;
+    let mut config = PolicyConfig::new(Pins::from_hex(&args.policy_pins)?);
+    config.home_region = args.home_region.clone();
+    let host = PolicyHost::new(runtime, config)?;
+    for (kind, file) in [
+        (PolicyKind::Rank, &args.rank_policy),
+        (PolicyKind::Pricing, &args.pricing_policy),
+    ] {
+        let Some(file) = file else { continue };
+        let loaded = host
+            .load_file(kind, file)
+            .with_context(|| format!("loading the {kind:?} plugin {}", file.display()))?;
+        match loaded {
+            LoadedPolicy::Rank(policy) => scheduler.set_rank_policy(policy as Arc<_>),
+            LoadedPolicy::Pricing(policy) => scheduler.set_pricing_policy(policy as Arc<_>),
+        }
+    }
+    scheduler.set_policy_host(host);
+    Ok(Some(scratch))
 }

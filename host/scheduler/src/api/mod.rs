@@ -13,7 +13,9 @@
 //! | `PUT/GET /v1/components/{digest}` | workload components by SHA-256 |
 //! | `POST /v1/jobs/{id}/input`, `GET …/input/{attempt}` | the input, sealed to the node |
 //! | `GET /v1/stats`, `/health`, `/metrics`, `/openapi.json` | operations |
+//! | `GET /v1/admin/policies`, `PUT /v1/admin/policies/{kind}` | swap a policy plugin (admin token) |
 
+pub mod admin;
 pub mod error;
 mod jobs;
 mod nodes;
@@ -44,12 +46,14 @@ use error::ApiError;
         relay::put_component, relay::component, relay::post_input, relay::input,
         ops::stats, ops::health, ops::metrics,
         ws::node_link, ws::job_events,
+        admin::set_policy, admin::policies,
     ),
     components(schemas(
         wire::RegisterNode, wire::Registered, wire::NodeInfo, wire::RatesJson, wire::SubmitJob,
         wire::RenterSigned, wire::JobStatus, wire::JobLogs, wire::JobResult, wire::ReceiptJson,
         wire::PostReceipt, wire::NetworkStats, wire::Health, wire::ErrorBody,
         wire::AcceptanceJson, wire::JobInput, wire::ComponentStored,
+        wire::PolicySet, wire::PoliciesInUse,
     )),
     tags(
         (name = "nodes", description = "Node registration and listing"),
@@ -90,6 +94,11 @@ pub fn app(scheduler: Scheduler) -> Router {
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        .route("/v1/admin/policies", get(admin::policies))
+        .route(
+            "/v1/admin/policies/{kind}",
+            put(admin::set_policy).layer(DefaultBodyLimit::max(admin::MAX_PLUGIN_BYTES)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -8,5 +8,6 @@ mod common;
 mod failover;
 mod flow;
 mod links;
+mod policy;
 mod registration;
 mod replicas;

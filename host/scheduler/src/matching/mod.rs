@@ -24,7 +24,8 @@
 //! `running < max_jobs`; [`Matcher::pick`] reserves the slot it proposes, and
 //! the caller releases it if the proposal is not committed.
 
-use std::collections::{BTreeSet, HashMap};
+mod live;
+
 use std::sync::Arc;
 
 use kiln_protocol::rates::usage_cost;
@@ -32,7 +33,8 @@ use kiln_protocol::receipt::Usage;
 use kiln_protocol::{BenchmarkClass, JobSpec, PublicKey, Rates, WorkloadClass};
 
 use crate::config::MAX_REPUTATION;
-use crate::model::NodeRecord;
+pub use live::LiveNodes;
+use live::class_index;
 
 /// Most free nodes one pick looks at before it gives up on a job for this
 /// pass. Bounds a pick's cost when most nodes of a class are filtered out
@@ -79,7 +81,34 @@ pub trait RankPolicy: Send + Sync {
     /// Indices into `candidates`, best first. Leaving an index out refuses
     /// that candidate; an empty answer leaves the job queued.
     fn rank(&self, job: &JobSpec, candidates: &[Candidate]) -> Result<Vec<usize>, PolicyError>;
+    /// True once the policy has unloaded itself (a plugin's crash-loop
+    /// guard): the matcher then puts the built-in in its place.
+    fn unloaded(&self) -> bool {
+        false
+    }
 }
+
+/// Why a pricing policy's screen flagged an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagKind {
+    /// Far above what the market recently cleared at.
+    AboveMarket,
+    /// Far below anything the market recently cleared at.
+    BelowMinimum,
+}
+
+/// One flagged candidate: its index and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag {
+    /// Index into the candidates.
+    pub index: usize,
+    /// Why.
+    pub kind: FlagKind,
+}
+
+/// Cleared prices the matcher remembers for pricing screens: the most recent
+/// this many. Enough for a stable market average, little to copy per call.
+pub const PRICE_HISTORY: usize = 64;
 
 /// Prices a job on the chosen node.
 pub trait PricingPolicy: Send + Sync {
@@ -93,6 +122,22 @@ pub trait PricingPolicy: Send + Sync {
         chosen: &Candidate,
         candidates: &[Candidate],
     ) -> Result<Rates, PolicyError>;
+    /// Candidates that look like price manipulation given `history`, the
+    /// prices recently cleared (oldest first); the matcher drops them. The
+    /// built-in flags none.
+    fn screen(
+        &self,
+        job: &JobSpec,
+        history: &[Rates],
+        candidates: &[Candidate],
+    ) -> Result<Vec<Flag>, PolicyError> {
+        let _ = (job, history, candidates);
+        Ok(Vec::new())
+    }
+    /// True once the policy has unloaded itself; see [`RankPolicy::unloaded`].
+    fn unloaded(&self) -> bool {
+        false
+    }
 }
 
 /// The most a job can cost at `floor`: its fuel budget, and its wall-clock
@@ -175,193 +220,11 @@ pub struct Pick {
     pub price: Rates,
     /// Policies that failed or answered out of bounds and were replaced by defaults.
     pub fallbacks: Vec<PolicyError>,
-}
-
-/// Key of the free indexes: reference price, reputation deficit, slot index.
-type FreeKey = (u64, u32, usize);
-
-#[derive(Debug)]
-struct Slot {
-    node: PublicKey,
-    floor: Rates,
-    reference_price: u64,
-    reputation: u32,
-    benchmark_class: BenchmarkClass,
-    stake_tier: u8,
-    classes: Vec<WorkloadClass>,
-    region: Arc<str>,
-    max_jobs: u16,
-    running: u16,
-    linked: bool,
-}
-
-impl Slot {
-    fn key(&self, index: usize) -> FreeKey {
-        (
-            self.reference_price,
-            MAX_REPUTATION.saturating_sub(self.reputation),
-            index,
-        )
-    }
-
-    fn is_free(&self) -> bool {
-        self.linked && self.running < self.max_jobs
-    }
-
-    fn candidate(&self) -> Candidate {
-        Candidate {
-            node: self.node,
-            floor: self.floor,
-            reputation: self.reputation,
-            benchmark_class: self.benchmark_class,
-            stake_tier: self.stake_tier,
-            free_slots: self.max_jobs.saturating_sub(self.running),
-            max_jobs: self.max_jobs,
-            region: Arc::clone(&self.region),
-        }
-    }
-}
-
-/// Index of a workload class in per-class arrays.
-fn class_index(class: WorkloadClass) -> usize {
-    class as usize
-}
-
-/// The linked nodes of this replica and their free slots. See the module docs.
-#[derive(Debug, Default)]
-pub struct LiveNodes {
-    slots: Vec<Slot>,
-    by_id: HashMap<PublicKey, usize>,
-    free_by_class: [BTreeSet<FreeKey>; WorkloadClass::ALL.len()],
-    free_by_region: HashMap<(usize, Arc<str>), BTreeSet<FreeKey>>,
-}
-
-impl LiveNodes {
-    fn index_insert(&mut self, index: usize) {
-        let slot = &self.slots[index];
-        if !slot.is_free() {
-            return;
-        }
-        let key = slot.key(index);
-        for class in &slot.classes {
-            let class = class_index(*class);
-            self.free_by_class[class].insert(key);
-            self.free_by_region
-                .entry((class, Arc::clone(&slot.region)))
-                .or_default()
-                .insert(key);
-        }
-    }
-
-    fn index_remove(&mut self, index: usize) {
-        let slot = &self.slots[index];
-        let key = slot.key(index);
-        for class in &slot.classes {
-            let class = class_index(*class);
-            self.free_by_class[class].remove(&key);
-            if let Some(set) = self
-                .free_by_region
-                .get_mut(&(class, Arc::clone(&slot.region)))
-            {
-                set.remove(&key);
-            }
-        }
-    }
-
-    /// Links `node` with `running` jobs already on it (after a restart or a
-    /// reconnect, the jobs the store says it holds).
-    pub fn link(&mut self, node: &NodeRecord, running: u16) {
-        let manifest = &node.manifest.manifest;
-        let floor = manifest.price_floor;
-        let slot = Slot {
-            node: manifest.node_id,
-            floor,
-            reference_price: floor
-                .per_million_fuel
-                .saturating_add(floor.per_gpu_second)
-                .saturating_add(floor.per_wall_second),
-            reputation: node.reputation,
-            benchmark_class: manifest.benchmark_class,
-            stake_tier: node.tier,
-            classes: manifest.workload_classes.clone(),
-            region: Arc::from(manifest.region.as_str()),
-            max_jobs: node.max_jobs,
-            running,
-            linked: true,
-        };
-        let index = match self.by_id.get(&manifest.node_id) {
-            Some(&index) => {
-                self.index_remove(index);
-                self.slots[index] = slot;
-                index
-            }
-            None => {
-                self.slots.push(slot);
-                let index = self.slots.len() - 1;
-                self.by_id.insert(manifest.node_id, index);
-                index
-            }
-        };
-        self.index_insert(index);
-    }
-
-    /// Takes `node` out of matching (its link closed or it went offline).
-    pub fn unlink(&mut self, node: &PublicKey) {
-        if let Some(&index) = self.by_id.get(node) {
-            self.index_remove(index);
-            self.slots[index].linked = false;
-        }
-    }
-
-    /// True when `node` is linked here.
-    pub fn is_linked(&self, node: &PublicKey) -> bool {
-        self.by_id
-            .get(node)
-            .is_some_and(|&index| self.slots[index].linked)
-    }
-
-    /// Frees one of `node`'s slots (a job ended, moved or was refused).
-    pub fn release(&mut self, node: &PublicKey) {
-        if let Some(&index) = self.by_id.get(node) {
-            self.index_remove(index);
-            let slot = &mut self.slots[index];
-            slot.running = slot.running.saturating_sub(1);
-            self.index_insert(index);
-        }
-    }
-
-    fn reserve(&mut self, index: usize) {
-        self.index_remove(index);
-        let slot = &mut self.slots[index];
-        slot.running = slot.running.saturating_add(1);
-        self.index_insert(index);
-    }
-
-    /// Sets `node`'s reputation, as the store now holds it.
-    pub fn set_reputation(&mut self, node: &PublicKey, reputation: u32) {
-        if let Some(&index) = self.by_id.get(node) {
-            self.index_remove(index);
-            self.slots[index].reputation = reputation;
-            self.index_insert(index);
-        }
-    }
-
-    /// Linked nodes, and free and total slots over them.
-    pub fn capacity(&self) -> (usize, u64, u64) {
-        let linked = self.slots.iter().filter(|s| s.linked);
-        let (mut nodes, mut free, mut total) = (0, 0, 0);
-        for slot in linked {
-            nodes += 1;
-            total += u64::from(slot.max_jobs);
-            free += u64::from(slot.max_jobs.saturating_sub(slot.running));
-        }
-        (nodes, free, total)
-    }
-
-    /// True when no linked node has a free slot.
-    pub fn is_full(&self) -> bool {
-        self.free_by_class.iter().all(BTreeSet::is_empty)
-    }
+    /// Policies unloaded (crash-loop guard) during this pick and replaced by
+    /// the built-ins for good.
+    pub unloaded: Vec<String>,
+    /// Candidates the pricing screen flagged (and so left out), with why.
+    pub flags: Vec<(PublicKey, FlagKind)>,
 }
 
 /// The live nodes and the two policies. See the module docs.
@@ -372,6 +235,7 @@ pub struct Matcher {
     pricing: Arc<dyn PricingPolicy>,
     max_candidates: usize,
     candidates: Vec<Candidate>,
+    history: std::collections::VecDeque<Rates>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -393,6 +257,7 @@ impl Matcher {
             pricing: Arc::new(DefaultPricing),
             max_candidates: max_candidates.max(1),
             candidates: Vec::new(),
+            history: std::collections::VecDeque::with_capacity(PRICE_HISTORY),
         }
     }
 
@@ -400,6 +265,21 @@ impl Matcher {
     pub fn set_policies(&mut self, rank: Arc<dyn RankPolicy>, pricing: Arc<dyn PricingPolicy>) {
         self.rank = rank;
         self.pricing = pricing;
+    }
+
+    /// Replaces the ranking policy only; the next pick uses it.
+    pub fn set_rank(&mut self, rank: Arc<dyn RankPolicy>) {
+        self.rank = rank;
+    }
+
+    /// Replaces the pricing policy only; the next pick uses it.
+    pub fn set_pricing(&mut self, pricing: Arc<dyn PricingPolicy>) {
+        self.pricing = pricing;
+    }
+
+    /// The names of the policies in use: (rank, pricing).
+    pub fn policy_names(&self) -> (String, String) {
+        (self.rank.name().to_owned(), self.pricing.name().to_owned())
     }
 
     /// Picks a node and price for `job` and reserves the node's slot, or
@@ -410,12 +290,19 @@ impl Matcher {
         if self.candidates.is_empty() {
             return None;
         }
+        // One snapshot of the policies per pick: a swap lands between picks.
+        let (rank, pricing) = (Arc::clone(&self.rank), Arc::clone(&self.pricing));
         let mut fallbacks = Vec::new();
-        let order = match self.rank.rank(job, &self.candidates) {
+        let flags = self.screen(job, pricing.as_ref(), &mut fallbacks);
+        if self.candidates.is_empty() {
+            self.retire_unloaded(&rank, &pricing);
+            return None;
+        }
+        let order = match rank.rank(job, &self.candidates) {
             Ok(order) if order.iter().all(|&i| i < self.candidates.len()) => order,
             Ok(_) => {
                 fallbacks.push(PolicyError {
-                    policy: self.rank.name().to_owned(),
+                    policy: rank.name().to_owned(),
                     reason: "returned an index outside the candidates".to_owned(),
                 });
                 DefaultRank.rank(job, &self.candidates).unwrap_or_default()
@@ -425,12 +312,16 @@ impl Matcher {
                 DefaultRank.rank(job, &self.candidates).unwrap_or_default()
             }
         };
-        let chosen = &self.candidates[*order.first()?];
-        let price = match self.pricing.clear(job, chosen, &self.candidates) {
+        let Some(&first) = order.first() else {
+            self.retire_unloaded(&rank, &pricing);
+            return None;
+        };
+        let chosen = &self.candidates[first];
+        let price = match pricing.clear(job, chosen, &self.candidates) {
             Ok(price) if price_is_fair(&price, &chosen.floor, &job.max_rates) => price,
             Ok(price) => {
                 fallbacks.push(PolicyError {
-                    policy: self.pricing.name().to_owned(),
+                    policy: pricing.name().to_owned(),
                     reason: format!("price {price:?} is outside the floor and the job's maximum"),
                 });
                 chosen.floor
@@ -443,11 +334,74 @@ impl Matcher {
         let node = chosen.node;
         let index = self.nodes.by_id[&node];
         self.nodes.reserve(index);
+        if self.history.len() == PRICE_HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(price);
+        let unloaded = self.retire_unloaded(&rank, &pricing);
         Some(Pick {
             node,
             price,
             fallbacks,
+            unloaded,
+            flags,
         })
+    }
+
+    /// Runs the pricing screen over the candidates and drops those flagged.
+    fn screen(
+        &mut self,
+        job: &JobSpec,
+        pricing: &dyn PricingPolicy,
+        fallbacks: &mut Vec<PolicyError>,
+    ) -> Vec<(PublicKey, FlagKind)> {
+        let history = self.history.make_contiguous();
+        let flags = match pricing.screen(job, history, &self.candidates) {
+            Ok(flags) => flags,
+            Err(error) => {
+                fallbacks.push(error);
+                return Vec::new();
+            }
+        };
+        if flags.is_empty() {
+            return Vec::new();
+        }
+        let mut flagged = vec![None; self.candidates.len()];
+        for flag in flags {
+            if let Some(slot) = flagged.get_mut(flag.index) {
+                *slot = Some(flag.kind);
+            }
+        }
+        let mut out = Vec::new();
+        let mut index = 0;
+        self.candidates.retain(|candidate| {
+            let kind = flagged[index];
+            index += 1;
+            if let Some(kind) = kind {
+                out.push((candidate.node, kind));
+            }
+            kind.is_none()
+        });
+        out
+    }
+
+    /// Puts the built-ins in place of policies that unloaded themselves;
+    /// returns their names.
+    fn retire_unloaded(
+        &mut self,
+        rank: &Arc<dyn RankPolicy>,
+        pricing: &Arc<dyn PricingPolicy>,
+    ) -> Vec<String> {
+        let mut unloaded = Vec::new();
+        if rank.unloaded() && Arc::ptr_eq(rank, &self.rank) {
+            unloaded.push(rank.name().to_owned());
+            self.rank = Arc::new(DefaultRank);
+        }
+        if pricing.unloaded() && Arc::ptr_eq(pricing, &self.pricing) {
+            unloaded.push(pricing.name().to_owned());
+            self.pricing = Arc::new(DefaultPricing);
+        }
+        unloaded
     }
 
     /// Fills `self.candidates` with the nodes that pass the filters.
