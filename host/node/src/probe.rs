@@ -160,7 +160,7 @@ pub async fn benchmark(
 ) -> Result<(Duration, BenchmarkClass), BenchmarkError> {
     let workload = runtime.load(bytes)?;
     let input: Vec<u8> = (0..BENCHMARK_INPUT_BYTES)
-        .map(|i| (i % 251) as u8)
+        .map(|i| u8::try_from(i % 251).unwrap_or(0))
         .collect();
     let limits = JobLimits {
         wall_clock: BENCHMARK_DEADLINE,

@@ -202,7 +202,7 @@ impl Scheduler {
         }
         let status = self.status(id).await?;
         let _ = self.inner.events.send(JobEvent::Status {
-            status: status.clone(),
+            status: Box::new(status.clone()),
         });
         Ok(status)
     }

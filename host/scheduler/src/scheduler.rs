@@ -45,8 +45,8 @@ pub const MATCH_TICK: Duration = Duration::from_secs(1);
 pub enum JobEvent {
     /// The job changed.
     Status {
-        /// Its new status.
-        status: JobStatus,
+        /// Its new status (boxed: it is most of the event's size).
+        status: Box<JobStatus>,
     },
     /// A receipt was relayed.
     Receipt {
@@ -214,7 +214,9 @@ impl Scheduler {
     pub(crate) fn publish_status(&self, job: &JobRecord) {
         let status = JobStatus::new(job, None);
         // No subscriber is not an error.
-        let _ = self.inner.events.send(JobEvent::Status { status });
+        let _ = self.inner.events.send(JobEvent::Status {
+            status: Box::new(status),
+        });
     }
 
     /// Registers the link of an authenticated node and re-sends what the

@@ -181,7 +181,7 @@ fn signature_hex(key: &SigningKey, message: &[u8]) -> String {
 
 enum Ended {
     Finished(Box<JobOutcome>),
-    Vanished(Abandoned),
+    Vanished(Box<Abandoned>),
 }
 
 /// One submission's receipts as the renter keeps them.
@@ -247,7 +247,7 @@ impl Renter {
                     outcome.elapsed = started.elapsed();
                     return Ok(*outcome);
                 }
-                Ended::Vanished(left) => abandoned.push(left),
+                Ended::Vanished(left) => abandoned.push(*left),
             }
         }
         Err(ClientError::JobEnded {
@@ -358,7 +358,7 @@ impl Renter {
                         node,
                         payable: receipts.payable,
                     };
-                    return Ok(Ended::Vanished(left));
+                    return Ok(Ended::Vanished(Box::new(left)));
                 }
             }
             match status.state.as_str() {
@@ -414,7 +414,10 @@ impl Renter {
 
     /// Checks the node's terms, opens the escrow, seals and posts the input,
     /// confirms. Returns (attempt, node, rates, escrow).
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one step of the flow, given its state"
+    )]
     async fn open(
         &self,
         job: &PublicKey,
@@ -615,7 +618,10 @@ impl Renter {
     }
 
     /// The job ended: fetch and check the result, wait for the settlement.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one step of the flow, given its state"
+    )]
     async fn finish(
         &self,
         job: &PublicKey,

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use kiln_e2e::{cpu_job, guest, network};
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+/// The `per_mille`th per-mille of `sorted` (500: the median).
+fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
+    let index = (sorted.len() - 1) * per_mille / 1000;
     sorted[index.min(sorted.len() - 1)]
 }
 
@@ -72,19 +73,19 @@ fn main() {
         let took = started.elapsed();
         let done = outcomes.iter().filter(|o| o.as_ref().is_ok_and(|o| o.output.is_some())).count();
 
-        let p50 = percentile(&latencies, 0.5);
+        let p50 = percentile(&latencies, 500);
         println!("kiln e2e benchmark: 1 scheduler (SQLite), 2 nodes, settlement in LiteSVM, one process");
         println!("tiny job (sha256 of 4 bytes), cached component, {rounds} rounds");
         println!(
             "  through the network: p50 {}  p90 {}  max {}   (target: p50 under 50 ms)",
             ms(p50),
-            ms(percentile(&latencies, 0.9)),
+            ms(percentile(&latencies, 900)),
             ms(*latencies.last().expect("rounds"))
         );
         println!(
             "  same job in the sandbox alone (baseline): p50 {}; network / sandbox = {:.1}x",
-            ms(percentile(&local, 0.5)),
-            p50.as_secs_f64() / percentile(&local, 0.5).as_secs_f64()
+            ms(percentile(&local, 500)),
+            p50.as_secs_f64() / percentile(&local, 500).as_secs_f64()
         );
         println!(
             "throughput: {done} of {parallel_jobs} jobs from {parallel_jobs} renters at once in {}: {:.1} jobs/s",
@@ -95,9 +96,7 @@ fn main() {
 }
 
 /// Runs futures concurrently on this task (no extra dependency).
-async fn futures_join_all<F: Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
+async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
     let mut pinned: Vec<_> = futures.map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
     std::future::poll_fn(|cx| {

@@ -183,7 +183,9 @@ async fn run_job_events(
     status: crate::wire::JobStatus,
     mut events: broadcast::Receiver<JobEvent>,
 ) {
-    let first = JobEvent::Status { status };
+    let first = JobEvent::Status {
+        status: Box::new(status),
+    };
     let json = |event: &JobEvent| {
         Message::Text(
             serde_json::to_string(event)
