@@ -1,7 +1,7 @@
 //! `kiln demo`: the main job. A whole network in this process on real
 //! parts (kiln-devnet): the settlement program in LiteSVM, a scheduler on
-//! SQLite, two nodes; a renter runs the Mandelbrot GPU example and the
-//! sha256 CPU example at once, receipts stream and are counter-signed, the
+//! SQLite, two nodes; a renter runs the Mandelbrot GPU example (1024², 4096
+//! iterations) and the matmul CPU example (1024 × 1024) at once, receipts stream and are counter-signed, the
 //! node closes each escrow on chain, and the receipts verify offline.
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use kiln_client::{JobOutcome, JobRequest, Progress};
 use kiln_devnet::{Devnet, DevnetConfig, guest_path};
-use kiln_protocol::{BenchmarkClass, JobLimits, PublicKey, Rates, WorkloadClass, sha256};
+use kiln_protocol::{BenchmarkClass, JobLimits, PublicKey, Rates, WorkloadClass};
 
 /// Arguments of `kiln demo`.
 #[derive(Debug, Args)]
@@ -85,7 +85,7 @@ fn short(key: &PublicKey) -> String {
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let elf = kiln_settlement::Embedded::elf_path(args.elf.as_deref())?;
     let mandelbrot = read_guest("kiln_example_mandelbrot")?;
-    let sha = read_guest("kiln_example_sha256")?;
+    let matmul = read_guest("kiln_example_matmul")?;
     if args.out.join("scheduler.db").exists() {
         std::fs::remove_dir_all(&args.out)
             .with_context(|| format!("clearing the previous demo in {}", args.out.display()))?;
@@ -94,10 +94,28 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    tokio.block_on(demo(args.out, elf, mandelbrot, sha))
+    tokio.block_on(demo(args.out, elf, mandelbrot, matmul))
 }
 
-async fn demo(out: PathBuf, elf: PathBuf, mandelbrot: Vec<u8>, sha: Vec<u8>) -> Result<ExitCode> {
+/// The Mandelbrot job's input: 1024 × 1024 pixels, 4096 iterations (a few
+/// hundred milliseconds of GPU time on lavapipe, so receipts stream).
+fn mandelbrot_input() -> Vec<u8> {
+    [1024u32, 1024, 4096]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
+/// The matmul job's input: n = 1024, seed 7 (a few hundred milliseconds of
+/// metered wasm).
+const MATMUL_N: u32 = 1024;
+
+async fn demo(
+    out: PathBuf,
+    elf: PathBuf,
+    mandelbrot: Vec<u8>,
+    matmul: Vec<u8>,
+) -> Result<ExitCode> {
     println!("kiln demo: a whole network in one process");
     let devnet = Devnet::start(DevnetConfig::new(out.join("network"), elf))
         .await
@@ -124,7 +142,7 @@ async fn demo(out: PathBuf, elf: PathBuf, mandelbrot: Vec<u8>, sha: Vec<u8>) -> 
     );
     println!();
 
-    let text = b"Kiln: decentralized GPU compute on WebAssembly components".to_vec();
+    let matmul_input: Vec<u8> = [MATMUL_N, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
     let log = |name: &'static str| {
         move |progress: &Progress| match progress {
             Progress::EscrowOpened { node, escrow, .. } => {
@@ -155,24 +173,26 @@ async fn demo(out: PathBuf, elf: PathBuf, mandelbrot: Vec<u8>, sha: Vec<u8>) -> 
             _ => {}
         }
     };
-    let gpu_job = request(mandelbrot, Vec::new(), WorkloadClass::WebGpu);
-    let cpu_job = request(sha, text.clone(), WorkloadClass::Cpu);
-    let (image, hash) = tokio::join!(
+    let gpu_job = request(mandelbrot, mandelbrot_input(), WorkloadClass::WebGpu);
+    let cpu_job = request(matmul, matmul_input, WorkloadClass::Cpu);
+    let (image, product) = tokio::join!(
         renter.run(&gpu_job, log("mandelbrot")),
-        renter.run(&cpu_job, log("sha256"))
+        renter.run(&cpu_job, log("matmul"))
     );
     let image = image.context("the Mandelbrot job")?;
-    let hash = hash.context("the sha256 job")?;
+    let product = product.context("the matmul job")?;
     println!();
 
     let png = out.join("mandelbrot.png");
     std::fs::write(&png, image.output.as_deref().unwrap_or_default())?;
-    let digest = hash.output.clone().unwrap_or_default();
+    let sum = product.output.clone().unwrap_or_default();
     anyhow::ensure!(
-        digest == sha256(&[&text]).0,
-        "the sha256 job's result is not the digest of its input"
+        sum.len() == 12 && sum[8..] == MATMUL_N.to_le_bytes(),
+        "the matmul job's result is not a checksum of a {MATMUL_N} × {MATMUL_N} product"
     );
-    for (name, outcome) in [("mandelbrot", &image), ("sha256", &hash)] {
+    let checksum = f64::from_le_bytes(sum[..8].try_into().expect("12 bytes"));
+    println!("matmul: the product's elements sum to {checksum:.6}");
+    for (name, outcome) in [("mandelbrot", &image), ("matmul", &product)] {
         let file = out.join(format!("receipts-{name}.json"));
         outcome.receipts.write(&file)?;
         let verified = kiln_client::ReceiptsFile::read(&file)?
