@@ -76,6 +76,18 @@ async fn component(shared: &Shared, digest: &Digest) -> Result<Vec<u8>, String> 
     Ok(bytes)
 }
 
+/// Opens the input of `job`'s `attempt` sealed to this node, or says why not
+/// in the words the renter will read.
+pub fn open_input(
+    key: &kiln_seal::SecretKey,
+    job: &PublicKey,
+    attempt: u32,
+    sealed: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    kiln_seal::open(key, &input_seal_context(job, attempt), sealed)
+        .map_err(|error| format!("input does not decrypt: {error}"))
+}
+
 /// Fails an attempt whose escrow is open but whose guest never ran: nothing
 /// was used, so the node closes the escrow with no receipt, refunding the
 /// renter everything.
@@ -140,21 +152,9 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
         Ok(bytes) => bytes,
         Err(reason) => return refund(shared, &id, attempt, reason).await,
     };
-    let plaintext = match kiln_seal::open(
-        &shared.keys.seal,
-        &input_seal_context(&id, attempt),
-        &input.sealed,
-    ) {
+    let plaintext = match open_input(&shared.keys.seal, &id, attempt, &input.sealed) {
         Ok(plaintext) => plaintext,
-        Err(error) => {
-            return refund(
-                shared,
-                &id,
-                attempt,
-                format!("input does not decrypt: {error}"),
-            )
-            .await;
-        }
+        Err(reason) => return refund(shared, &id, attempt, reason).await,
     };
     let workload = match shared.runtime.load(&bytes) {
         Ok(workload) => workload,
@@ -299,4 +299,25 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
     };
     shared.jobs_done.fetch_add(1, Ordering::Relaxed);
     transition(shared, Event::JobEnded { running });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_input_sealed_for_another_node_or_attempt_does_not_open() {
+        let node = kiln_seal::SecretKey::generate();
+        let other = kiln_seal::SecretKey::generate();
+        let job = PublicKey([3; 32]);
+        let sealed =
+            kiln_seal::seal(&node.public_key(), &input_seal_context(&job, 1), b"data").unwrap();
+        assert_eq!(&**open_input(&node, &job, 1, &sealed.0).unwrap(), b"data");
+        for (key, attempt) in [(&other, 1), (&node, 2)] {
+            let error = open_input(key, &job, attempt, &sealed.0).unwrap_err();
+            assert!(error.starts_with("input does not decrypt"), "{error}");
+        }
+        let error = open_input(&node, &job, 1, &sealed.0[..10]).unwrap_err();
+        assert!(error.contains("decrypt"), "{error}");
+    }
 }

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use kiln_protocol::SignedReceipt;
+use kiln_protocol::receipt::Usage;
 use kiln_runtime::{JobHandle, JobReport};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
@@ -36,6 +37,10 @@ pub struct MeteringConfig {
     /// How long the guest may stay paused for the renter before the job is
     /// ended (see [`DEFAULT_RENTER_SILENCE`]).
     pub renter_silence: Duration,
+    /// Issue receipts by fuel instead of by time: a receipt once the guest
+    /// has burnt this much fuel since the last one, checked every
+    /// `interval` (set a short interval with it). `None`: every interval.
+    pub fuel_step: Option<u64>,
 }
 
 impl Default for MeteringConfig {
@@ -43,6 +48,7 @@ impl Default for MeteringConfig {
         Self {
             interval: DEFAULT_RECEIPT_INTERVAL,
             renter_silence: DEFAULT_RENTER_SILENCE,
+            fuel_step: None,
         }
     }
 }
@@ -106,8 +112,16 @@ pub async fn run_metered(
             report = &mut done => break report,
             _ = ticker.tick() => {
                 let usage = control.usage();
+                let step_reached = config.fuel_step.is_none_or(|step| {
+                    usage.fuel >= last_usage.map_or(0, |u: Usage| u.fuel).saturating_add(step)
+                });
                 // A paused guest uses nothing: no receipt for no new usage.
-                if last_usage != Some(usage) {
+                // With a fuel step, the tick is only a chance to issue one.
+                let due = match config.fuel_step {
+                    None => last_usage != Some(usage),
+                    Some(_) => step_reached && last_usage != Some(usage),
+                };
+                if due {
                     match stream.issue(usage, receipt_flags(control.gpu_time_host_measured())) {
                         Ok(receipt) => {
                             issued += 1;

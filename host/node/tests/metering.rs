@@ -128,3 +128,54 @@ async fn a_lagging_renter_pauses_the_guest_and_catching_up_resumes_it() {
         chain.push(&co_signed).unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_fuel_step_receipts_come_by_fuel_not_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(RuntimeConfig::new(dir.path())).unwrap();
+    let workload = runtime.load(&guest("kiln_test_hostile")).unwrap();
+    let limits = JobLimits {
+        fuel: 1 << 50,
+        wall_clock: Duration::from_secs(60),
+        ..JobLimits::default()
+    };
+    // About 17 fuel per iteration: some 5 G fuel in all.
+    let job = runtime.start(&workload, b"count:300000000".to_vec(), limits);
+    let node_key = SigningKey::from_bytes(&[1; 32]);
+    let parties = Parties {
+        job: PublicKey([3; 32]),
+        node: public_key(&node_key),
+        renter: public_key(&SigningKey::from_bytes(&[2; 32])),
+    };
+    let rates = Rates {
+        per_million_fuel: 1,
+        per_gpu_second: 0,
+        per_wall_second: 1,
+    };
+    let limits = FlowLimits {
+        max_unsigned: u64::MAX,
+        ..FlowLimits::default()
+    };
+    let mut stream = ReceiptStream::new(node_key, parties, rates, u64::MAX / 2, limits);
+    let (to_renter, mut at_renter) = mpsc::channel::<SignedReceipt>(1024);
+    let (_keep, mut from_renter) = mpsc::channel::<SignedReceipt>(1);
+    let step = 1_000_000_000;
+    let config = MeteringConfig {
+        interval: Duration::from_millis(5),
+        fuel_step: Some(step),
+        ..MeteringConfig::default()
+    };
+    let report = run_metered(job, &mut stream, config, to_renter, &mut from_renter).await;
+    assert!(report.job.result.is_ok());
+    let mut fuels = Vec::new();
+    while let Ok(receipt) = at_renter.try_recv() {
+        fuels.push(receipt.receipt.fuel);
+    }
+    assert!(fuels.len() >= 3, "several receipts: {fuels:?}");
+    // Every receipt but the final one is at least a step after the previous.
+    let mut previous = 0;
+    for fuel in &fuels[..fuels.len() - 1] {
+        assert!(fuel - previous >= step, "{fuels:?}");
+        previous = *fuel;
+    }
+}

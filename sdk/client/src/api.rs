@@ -99,6 +99,18 @@ impl SchedulerApi {
         answer(what, response).await
     }
 
+    /// Whether the scheduler already stores the component `digest` (a HEAD
+    /// request: nothing is downloaded).
+    pub async fn has_component(&self, digest: &Digest) -> Result<bool> {
+        let response = self
+            .http
+            .head(format!("{}/v1/components/{digest}", self.base))
+            .send()
+            .await
+            .map_err(failed("component lookup"))?;
+        Ok(response.status().is_success())
+    }
+
     /// Uploads a component under its digest.
     pub async fn put_component(&self, digest: &Digest, bytes: &[u8]) -> Result<()> {
         let response = self

@@ -40,8 +40,10 @@ use crate::file::ReceiptsFile;
 use crate::ledger::Ledger;
 
 /// How often the renter re-reads the job when no event arrives: events wake
-/// it sooner; this only bounds how long a missed event can delay it.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// it sooner; this bounds how long a missed event (one published before the
+/// renter's event socket was up) can delay it. 25 ms keeps a tiny job's
+/// round trip short at the cost of a status read per job every 25 ms.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(25);
 
 /// Times one job is submitted again after its node vanished, before the
 /// renter gives up.
@@ -235,7 +237,10 @@ impl Renter {
     ) -> Result<JobOutcome> {
         let started = Instant::now();
         let digest = sha256(&[&request.component]);
-        self.api.put_component(&digest, &request.component).await?;
+        // A component the scheduler holds is not uploaded (and written) again.
+        if !self.api.has_component(&digest).await? {
+            self.api.put_component(&digest, &request.component).await?;
+        }
         let mut abandoned = Vec::new();
         for _ in 0..=MAX_RESUBMISSIONS {
             match self
