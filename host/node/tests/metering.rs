@@ -179,3 +179,19 @@ async fn with_a_fuel_step_receipts_come_by_fuel_not_by_time() {
         previous = *fuel;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standard_benchmark_runs_the_component_and_sets_a_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(RuntimeConfig::new(dir.path())).unwrap();
+    let (took, class) = kiln_node::probe::benchmark(&runtime, &guest("kiln_example_sha256"))
+        .await
+        .expect("the benchmark runs");
+    assert!(took > Duration::ZERO);
+    assert_eq!(class, kiln_node::probe::class_for(took));
+    // A component that fails is an error, not a class.
+    let error = kiln_node::probe::benchmark(&runtime, b"not wasm")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("refused"), "{error}");
+}

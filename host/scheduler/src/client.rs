@@ -103,7 +103,8 @@ async fn session(
     outbox: &mut mpsc::Receiver<FromNode>,
     sessions: &AtomicU64,
 ) -> Result<(), String> {
-    let (socket, _) = tokio_tungstenite::connect_async(url)
+    // No Nagle: link frames are small and latency-bound.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .map_err(|e| e.to_string())?;
     let (mut sink, mut stream) = socket.split();

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::scheduler::Scheduler;
@@ -16,6 +17,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let background = scheduler.spawn_background();
     let app = crate::api::app(scheduler);
+    // Small link frames (a node's terms then its accept) must not wait on
+    // Nagle's algorithm and the peer's delayed ACK (~40 ms on Linux).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

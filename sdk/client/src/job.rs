@@ -287,10 +287,11 @@ impl Renter {
             escrow: job,
         };
         let spec_bytes = spec.to_bytes();
-        let mut events = tokio_tungstenite::connect_async(self.api.events_url(&job))
-            .await
-            .ok()
-            .map(|(socket, _)| socket);
+        let mut events =
+            tokio_tungstenite::connect_async_with_config(self.api.events_url(&job), None, true)
+                .await
+                .ok()
+                .map(|(socket, _)| socket);
         self.api
             .submit(&SubmitJob {
                 spec: hex::encode(&spec_bytes),
@@ -299,10 +300,11 @@ impl Renter {
             })
             .await?;
         if events.is_none() {
-            events = tokio_tungstenite::connect_async(self.api.events_url(&job))
-                .await
-                .ok()
-                .map(|(socket, _)| socket);
+            events =
+                tokio_tungstenite::connect_async_with_config(self.api.events_url(&job), None, true)
+                    .await
+                    .ok()
+                    .map(|(socket, _)| socket);
         }
         progress(&Progress::Submitted { job });
 
