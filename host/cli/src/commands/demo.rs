@@ -23,6 +23,24 @@ pub struct DemoArgs {
     /// The settlement program's ELF (default: $KILN_SETTLEMENT_SO).
     #[arg(long)]
     elf: Option<PathBuf>,
+    /// Print one JSON summary at the end (jobs, costs, balances, files)
+    /// instead of the narrative.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `println!` unless the summary is JSON.
+macro_rules! say {
+    ($json:expr) => {
+        if !$json {
+            println!();
+        }
+    };
+    ($json:expr, $($arg:tt)*) => {
+        if !$json {
+            println!($($arg)*);
+        }
+    };
 }
 
 /// The renter's starting balance: 100 SOL.
@@ -94,7 +112,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    tokio.block_on(demo(args.out, elf, mandelbrot, matmul))
+    tokio.block_on(demo(args.out, elf, mandelbrot, matmul, args.json))
 }
 
 /// The Mandelbrot job's input: 1024 × 1024 pixels, 4096 iterations (a few
@@ -115,17 +133,20 @@ async fn demo(
     elf: PathBuf,
     mandelbrot: Vec<u8>,
     matmul: Vec<u8>,
+    json: bool,
 ) -> Result<ExitCode> {
-    println!("kiln demo: a whole network in one process");
+    say!(json, "kiln demo: a whole network in one process");
     let devnet = Devnet::start(DevnetConfig::new(out.join("network"), elf))
         .await
         .context("starting the network")?;
-    println!(
+    say!(
+        json,
         "  chain      the settlement program (SBF ELF) in LiteSVM, config and treasury created"
     );
-    println!("  scheduler  {} (SQLite)", devnet.scheduler_url);
+    say!(json, "  scheduler  {} (SQLite)", devnet.scheduler_url);
     for node in &devnet.nodes {
-        println!(
+        say!(
+            json,
             "  node       {} registered, staked {}",
             short(&node.id),
             sol(kiln_devnet::NODE_STAKE)
@@ -135,18 +156,20 @@ async fn demo(
     let renter_before = renter.balance()?;
     let nodes_before: Vec<u64> = devnet.nodes.iter().map(|n| devnet.balance(&n.id)).collect();
     let treasury_before = devnet.treasury_balance();
-    println!(
+    say!(
+        json,
         "  renter     {} funded with {}",
         short(&renter.id()),
         sol(renter_before)
     );
-    println!();
+    say!(json);
 
     let matmul_input: Vec<u8> = [MATMUL_N, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
     let log = |name: &'static str| {
         move |progress: &Progress| match progress {
             Progress::EscrowOpened { node, escrow, .. } => {
-                println!(
+                say!(
+                    json,
                     "  [{name}] node {} accepted; escrow {} opened on chain",
                     short(node),
                     sol(*escrow)
@@ -157,7 +180,8 @@ async fn demo(
                 usage,
                 cost,
                 co_signed,
-            } => println!(
+            } => say!(
+                json,
                 "  [{name}] receipt #{seq}: fuel {} gpu {:.1} ms wall {} ms cost {} {}",
                 usage.fuel,
                 usage.gpu_ns as f64 / 1e6,
@@ -169,7 +193,7 @@ async fn demo(
                     "not counter-signed"
                 }
             ),
-            Progress::Settled => println!("  [{name}] the node closed the escrow"),
+            Progress::Settled => say!(json, "  [{name}] the node closed the escrow"),
             _ => {}
         }
     };
@@ -181,7 +205,7 @@ async fn demo(
     );
     let image = image.context("the Mandelbrot job")?;
     let product = product.context("the matmul job")?;
-    println!();
+    say!(json);
 
     let png = out.join("mandelbrot.png");
     std::fs::write(&png, image.output.as_deref().unwrap_or_default())?;
@@ -191,27 +215,29 @@ async fn demo(
         "the matmul job's result is not a checksum of a {MATMUL_N} × {MATMUL_N} product"
     );
     let checksum = f64::from_le_bytes(sum[..8].try_into().expect("12 bytes"));
-    println!("matmul: the product's elements sum to {checksum:.6}");
+    say!(json, "matmul: the product's elements sum to {checksum:.6}");
     for (name, outcome) in [("mandelbrot", &image), ("matmul", &product)] {
         let file = out.join(format!("receipts-{name}.json"));
         outcome.receipts.write(&file)?;
         let verified = kiln_client::ReceiptsFile::read(&file)?
             .verify(None)
             .map_err(|e| anyhow::anyhow!("{name} receipts: {e}"))?;
-        summary(name, outcome, verified.receipts, &file);
+        summary(name, outcome, verified.receipts, &file, json);
     }
-    println!();
-    println!("balances (lamports moved on chain)");
+    say!(json);
+    say!(json, "balances (lamports moved on chain)");
     let renter_after = renter.balance()?;
-    println!(
+    say!(
+        json,
         "  renter    {} -> {} (paid {})",
         sol(renter_before),
         sol(renter_after),
         sol(renter_before - renter_after)
     );
-    for (node, before) in devnet.nodes.iter().zip(nodes_before) {
+    for (node, &before) in devnet.nodes.iter().zip(&nodes_before) {
         let after = devnet.balance(&node.id);
-        println!(
+        say!(
+            json,
             "  node {}  {} -> {} (earned {})",
             short(&node.id),
             sol(before),
@@ -220,28 +246,76 @@ async fn demo(
         );
     }
     let treasury_after = devnet.treasury_balance();
-    println!(
+    say!(
+        json,
         "  treasury  {} -> {} (fees {})",
         sol(treasury_before),
         sol(treasury_after),
         sol(treasury_after - treasury_before)
     );
-    println!();
-    println!("files");
-    println!(
+    say!(json);
+    say!(json, "files");
+    say!(
+        json,
         "  {}  the Mandelbrot set, rendered by a WGSL shader on the node's GPU",
         png.display()
     );
-    println!(
+    say!(
+        json,
         "  {}/receipts-*.json  verify them: kiln receipts verify FILE",
         out.display()
     );
+    if json {
+        let job = |outcome: &JobOutcome| {
+            serde_json::json!({
+                "job": outcome.job.to_string(),
+                "node": outcome.node.to_string(),
+                "state": outcome.state,
+                "receipts": outcome.receipts.receipts.len(),
+                "co_signed_cost": outcome.co_signed_cost,
+                "escrow": outcome.escrow,
+                "settled": outcome.settled,
+                "seconds": outcome.elapsed.as_secs_f64(),
+            })
+        };
+        let nodes: Vec<_> = devnet
+            .nodes
+            .iter()
+            .zip(&nodes_before)
+            .map(|(node, before)| {
+                serde_json::json!({
+                    "node": node.id.to_string(),
+                    "before": before,
+                    "after": devnet.balance(&node.id),
+                })
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "mandelbrot": job(&image),
+            "matmul": job(&product),
+            "matmul_checksum": checksum,
+            "balances": {
+                "renter": { "before": renter_before, "after": renter_after },
+                "nodes": nodes,
+                "treasury": { "before": treasury_before, "after": treasury_after },
+            },
+            "files": {
+                "png": png.display().to_string(),
+                "receipts": [
+                    out.join("receipts-mandelbrot.json").display().to_string(),
+                    out.join("receipts-matmul.json").display().to_string(),
+                ],
+            },
+        });
+        println!("{summary}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn summary(name: &str, outcome: &JobOutcome, receipts: usize, file: &std::path::Path) {
+fn summary(name: &str, outcome: &JobOutcome, receipts: usize, file: &std::path::Path, json: bool) {
     let last = outcome.receipts.receipts.len();
-    println!(
+    say!(
+        json,
         "{name}: {} on node {} in {:.2} s; {receipts} receipts ({last} kept), co-signed cost {}, escrow closed: {}; {} verifies offline",
         outcome.state,
         short(&outcome.node),
