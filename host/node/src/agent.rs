@@ -390,8 +390,7 @@ async fn on_message(shared: &Arc<Shared>, message: ToNode) {
 
 /// A key or job id sent as hex.
 pub(crate) fn parse_key(text: &str) -> Option<PublicKey> {
-    let bytes: [u8; 32] = hex::decode(text).ok()?.try_into().ok()?;
-    Some(PublicKey(bytes))
+    kiln_scheduler::wire::hex_key("key", text).ok()
 }
 
 /// Checks a proposal against this node and signs the on-chain terms.

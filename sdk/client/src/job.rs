@@ -762,8 +762,7 @@ pub fn open_result(
 
 /// A key or id sent as hex.
 pub fn parse_key(text: &str) -> Option<PublicKey> {
-    let bytes: [u8; 32] = hex::decode(text).ok()?.try_into().ok()?;
-    Some(PublicKey(bytes))
+    kiln_scheduler::wire::hex_key("key", text).ok()
 }
 
 /// The address form of a key.
