@@ -56,6 +56,35 @@ async fn a_cpu_and_a_gpu_job_run_settle_and_verify() {
     );
     // The fee is 2.5 % of each payment, rounded down: the rendering costs
     // enough for it to show.
+    // The agent's status file (what `kiln node status` prints) catches up
+    // within its interval: jobs done and co-signed earnings across both nodes.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let statuses = loop {
+        let statuses: Vec<_> = devnet
+            .nodes
+            .iter()
+            .map(|n| {
+                kiln_node::status::NodeStatus::read(&n.dir.join(kiln_node::config::STATUS_FILE))
+                    .unwrap()
+            })
+            .collect();
+        if statuses.iter().map(|s| s.jobs_done).sum::<u64>() == 2
+            || std::time::Instant::now() > until
+        {
+            break statuses;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(statuses.iter().map(|s| s.jobs_done).sum::<u64>(), 2);
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.linked && s.state == "READY" && s.jobs.is_empty())
+    );
+    assert_eq!(
+        statuses.iter().map(|s| s.earned_co_signed).sum::<u64>(),
+        outcome.co_signed_cost + image.co_signed_cost
+    );
     let fees = devnet.treasury_balance() - treasury_before;
     let paid = outcome.co_signed_cost + image.co_signed_cost;
     assert!(fees > 0 && fees <= paid * u64::from(kiln_devnet::FEE_BPS) / 10_000);
