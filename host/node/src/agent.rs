@@ -56,6 +56,8 @@ pub(crate) struct Held {
     pub renter: PublicKey,
     pub price: Rates,
     pub escrow: u64,
+    /// Set when a start for this attempt arrived: a re-sent start is ignored.
+    pub started: bool,
     /// Counter-signed receipts from the renter, for the running job.
     pub receipts: Option<mpsc::Sender<kiln_protocol::SignedReceipt>>,
     /// The running guest, to kill it on a cancel.
@@ -339,14 +341,16 @@ async fn on_message(shared: &Arc<Shared>, message: ToNode) {
                 return;
             };
             // A scheduler re-sends what it holds after a (re)link: a job
-            // already running here is not started twice.
-            if lock(&shared.jobs)
-                .get(&id)
-                .is_some_and(|held| held.control.is_some() || held.receipts.is_some())
-            {
-                return;
+            // already started here is not started twice (checked and marked
+            // under one lock).
+            let first = lock(&shared.jobs).get_mut(&id).is_some_and(|held| {
+                let first = held.attempt == attempt && !held.started;
+                held.started |= first;
+                first
+            });
+            if first {
+                crate::execute::spawn(Arc::clone(shared), id, attempt);
             }
-            crate::execute::spawn(Arc::clone(shared), id, attempt);
         }
         ToNode::Cancel { job_id, attempt } => {
             let Some(id) = parse_key(&job_id) else {
@@ -442,6 +446,7 @@ fn consider(
                 renter,
                 price,
                 escrow,
+                started: false,
                 receipts: None,
                 control: None,
                 unacknowledged: Arc::default(),

@@ -105,12 +105,8 @@ async fn refund(shared: &Shared, id: &PublicKey, attempt: u32, reason: String) {
 
 async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
     let Some((spec, renter, price, escrow, progress, unacknowledged)) =
-        lock(&shared.jobs).get_mut(&id).and_then(|held| {
+        lock(&shared.jobs).get(&id).and_then(|held| {
             (held.attempt == attempt).then(|| {
-                // Marks the job started before anything awaits, so a
-                // re-sent start does not run it twice.
-                let (placeholder, _) = mpsc::channel(1);
-                held.receipts = Some(placeholder);
                 (
                     held.spec.clone(),
                     held.renter,
