@@ -13,8 +13,9 @@ use crate::config::{
 };
 use crate::error::RuntimeError;
 
-/// Bytes of a freed memory or table slot reset with memset instead of madvise.
-const KEEP_RESIDENT_BYTES: usize = 64 << 10;
+/// Bytes of a freed table slot reset with memset instead of madvise (memories:
+/// [`RuntimeConfig::keep_resident_bytes`]).
+const TABLE_KEEP_RESIDENT_BYTES: usize = 64 << 10;
 
 /// Builds the engine: component model, async, pooling allocator sized for
 /// `config.max_concurrent_jobs`, fuel and epochs as `config.metering` says.
@@ -39,8 +40,8 @@ pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeErro
         .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
         .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
         .max_memory_size(max_memory)
-        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-        .table_keep_resident(KEEP_RESIDENT_BYTES);
+        .linear_memory_keep_resident(config.keep_resident_bytes)
+        .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES);
 
     let mut wasm = Config::new();
     wasm.wasm_component_model(true)

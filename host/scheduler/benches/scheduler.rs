@@ -433,10 +433,12 @@ fn bench_links(plan: &Plan) {
 
 fn main() {
     let plan = plan();
-    // KILN_BENCH_ONLY=policy runs part 4 alone.
-    if std::env::var("KILN_BENCH_ONLY").as_deref() == Ok("policy") {
-        bench_policies(&plan);
-        return;
+    // KILN_BENCH_ONLY=policy runs part 4 alone; `policy-call` only its
+    // per-call comparison, ten times as many rounds (for a profiler).
+    match std::env::var("KILN_BENCH_ONLY").as_deref() {
+        Ok("policy") => return bench_policies(&plan),
+        Ok("policy-call") => return wasm::bench_per_call(&job(0), 201, mix, &REGIONS),
+        _ => {}
     }
     bench_matching(&plan);
     bench_policies(&plan);

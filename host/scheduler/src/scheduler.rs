@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) config: SchedulerConfig,
     pub(crate) matcher: Mutex<Matcher>,
+    /// The matcher's policy slot, reachable without the matcher's lock.
+    policies: crate::matching::PolicySlot,
     pub(crate) links: Mutex<HashMap<PublicKey, LinkHandle>>,
     pub(crate) heartbeats: Mutex<HashMap<PublicKey, i64>>,
     pub(crate) metrics: Metrics,
@@ -131,9 +133,11 @@ impl Scheduler {
     pub async fn open(store: Store, config: SchedulerConfig) -> Result<Self> {
         store.grace_all_nodes(now_ms()).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let matcher = Matcher::new(config.max_candidates);
         Ok(Self {
             inner: Arc::new(Inner {
-                matcher: Mutex::new(Matcher::new(config.max_candidates)),
+                policies: matcher.policies().clone(),
+                matcher: Mutex::new(matcher),
                 store,
                 config,
                 links: Mutex::new(HashMap::new()),
@@ -167,24 +171,26 @@ impl Scheduler {
         self.inner.events.subscribe()
     }
 
-    /// Replaces the rank and pricing policies; the next match uses them.
+    /// Replaces the rank and pricing policies; the next pick uses them.
     pub fn set_policies(&self, rank: Arc<dyn RankPolicy>, pricing: Arc<dyn PricingPolicy>) {
-        lock(&self.inner.matcher).set_policies(rank, pricing);
+        self.inner.policies.set_rank(rank);
+        self.inner.policies.set_pricing(pricing);
     }
 
-    /// Replaces the ranking policy; picks in flight finish on the old one.
+    /// Replaces the ranking policy at once, without waiting for the match
+    /// pass under way; picks in flight finish on the old one.
     pub fn set_rank_policy(&self, rank: Arc<dyn RankPolicy>) {
-        lock(&self.inner.matcher).set_rank(rank);
+        self.inner.policies.set_rank(rank);
     }
 
-    /// Replaces the pricing policy; picks in flight finish on the old one.
+    /// Replaces the pricing policy at once; picks in flight finish on the old one.
     pub fn set_pricing_policy(&self, pricing: Arc<dyn PricingPolicy>) {
-        lock(&self.inner.matcher).set_pricing(pricing);
+        self.inner.policies.set_pricing(pricing);
     }
 
     /// The names of the policies in use: (rank, pricing).
     pub fn policy_names(&self) -> (String, String) {
-        lock(&self.inner.matcher).policy_names()
+        self.inner.policies.names()
     }
 
     /// Lets the admin API load plugins through `host` (its pins decide which).

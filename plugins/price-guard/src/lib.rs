@@ -23,6 +23,7 @@ wit_bindgen::generate!({
 });
 
 use kiln::policy::types::FlagKind;
+use kiln_policy_kit::within;
 
 /// An offer above this multiple of the recent average is flagged.
 const ABOVE_MARKET_FACTOR: u128 = 3;
@@ -31,35 +32,52 @@ const ABOVE_MARKET_FACTOR: u128 = 3;
 /// Integer arithmetic: the guest compares `price * 10 < minimum`.
 const BELOW_MINIMUM_DIVISOR: u128 = 10;
 
+/// A price as one number: the sum of its three rates.
 fn reference(rates: &Rates) -> u128 {
     u128::from(rates.per_million_fuel)
         + u128::from(rates.per_gpu_second)
         + u128::from(rates.per_wall_second)
 }
 
-fn within(rates: &Rates, max: &Rates) -> bool {
-    rates.per_million_fuel <= max.per_million_fuel
-        && rates.per_gpu_second <= max.per_gpu_second
-        && rates.per_wall_second <= max.per_wall_second
-}
-
 struct Guard;
 
 impl Guest for Guard {
-    fn clear(job: Job, chosen: u32, offers: Vec<Offer>) -> Option<Quote> {
-        let offer = offers.get(usize::try_from(chosen).ok()?)?;
-        within(&offer.floor, &job.max_rates).then_some(Quote { rates: offer.floor })
+    fn clear(job: Job, chosen: u32, market: Offers) -> Option<Quote> {
+        let i = usize::try_from(chosen).ok()?;
+        let floor = [
+            *market.floor_per_million_fuel.get(i)?,
+            *market.floor_per_gpu_second.get(i)?,
+            *market.floor_per_wall_second.get(i)?,
+        ];
+        let max = &job.max_rates;
+        let max = [
+            max.per_million_fuel,
+            max.per_gpu_second,
+            max.per_wall_second,
+        ];
+        within(floor, max).then_some(Quote {
+            rates: Rates {
+                per_million_fuel: floor[0],
+                per_gpu_second: floor[1],
+                per_wall_second: floor[2],
+            },
+        })
     }
 
-    fn screen(_job: Job, history: Vec<Rates>, offers: Vec<Offer>) -> Vec<Flag> {
+    fn screen(_job: Job, history: Vec<Rates>, offers: Offers) -> Vec<Flag> {
         let Some(minimum) = history.iter().map(reference).min() else {
             return Vec::new();
         };
         let count = history.len() as u128;
         let total: u128 = history.iter().map(reference).sum();
         let mut flags = Vec::new();
-        for (index, offer) in offers.iter().enumerate() {
-            let price = reference(&offer.floor);
+        let floors = offers
+            .floor_per_million_fuel
+            .iter()
+            .zip(&offers.floor_per_gpu_second)
+            .zip(&offers.floor_per_wall_second);
+        for (index, ((fuel, gpu), wall)) in floors.enumerate() {
+            let price = u128::from(*fuel) + u128::from(*gpu) + u128::from(*wall);
             // price > 3 * average  <=>  price * count > 3 * total (no division).
             let kind = if price.saturating_mul(count) > ABOVE_MARKET_FACTOR.saturating_mul(total) {
                 Some(FlagKind::AboveMarket)

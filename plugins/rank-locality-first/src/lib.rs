@@ -21,50 +21,34 @@ wit_bindgen::generate!({
     world: "kiln:policy/scheduler",
 });
 
-use kiln::policy::types::{Rates, WorkloadClass};
-
-/// Milliseconds in a second; a million fuel.
-const MS_PER_SECOND: u128 = 1_000;
-const FUEL_PER_UNIT: u128 = 1_000_000;
-
-/// The most `job` can cost at `floor` (its fuel budget, and its deadline as
-/// wall time and, for GPU work, GPU time), in millionths of a base unit so
-/// that no division is needed: the order is that of the exact cost. (u128
-/// division is a library call in wasm, and one per term per candidate
-/// dominated the call before this.)
-fn worst_case_cost(job: &Job, floor: &Rates) -> u128 {
-    let fuel = u128::from(job.fuel) * u128::from(floor.per_million_fuel); // < 2^128
-    let wall_ms = u128::from(job.wall_clock_ms) * (FUEL_PER_UNIT / MS_PER_SECOND);
-    let wall = wall_ms.saturating_mul(u128::from(floor.per_wall_second));
-    let gpu = if job.class == WorkloadClass::Cpu {
-        0
-    } else {
-        wall_ms.saturating_mul(u128::from(floor.per_gpu_second))
-    };
-    fuel.saturating_add(wall).saturating_add(gpu)
-}
+use kiln::policy::types::WorkloadClass;
+use kiln_policy_kit::WorstCase;
 
 struct LocalityFirst;
 
 impl Guest for LocalityFirst {
-    fn rank(job: Job, candidates: Vec<Offer>) -> Vec<u32> {
-        let mut keyed: Vec<_> = candidates
-            .iter()
-            .enumerate()
-            .map(|(index, offer)| {
-                let local = job.region == Some(offer.region);
-                let key = (
-                    !local,
-                    worst_case_cost(&job, &offer.floor),
-                    u32::MAX - offer.reputation,
+    fn rank(job: Job, candidates: Offers) -> Vec<u32> {
+        let worst = WorstCase::new(job.fuel, job.wall_clock_ms, job.class != WorkloadClass::Cpu);
+        let offers = &candidates;
+        // (remote, cost, reputation, index): the index makes keys distinct
+        // and is the answer.
+        let mut keyed: Vec<(bool, u128, u64)> = (0..offers.reputation.len())
+            .zip(0u32..)
+            .map(|(i, index)| {
+                let remote = job.region != Some(offers.region[i]);
+                let cost = worst.cost(
+                    offers.floor_per_million_fuel[i],
+                    offers.floor_per_gpu_second[i],
+                    offers.floor_per_wall_second[i],
                 );
-                (key, index)
+                let last = (u64::from(u32::MAX - offers.reputation[i]) << 32) | u64::from(index);
+                (remote, cost, last)
             })
             .collect();
         keyed.sort_unstable();
         keyed
             .into_iter()
-            .filter_map(|(_, index)| u32::try_from(index).ok())
+            .map(|(_, _, last)| (last & u64::from(u32::MAX)) as u32)
             .collect()
     }
 }

@@ -11,9 +11,10 @@ use clap::{Args, Subcommand};
 use kiln_protocol::class::{BenchmarkClass, WorkloadClass};
 use kiln_protocol::job::{JOB_SPEC_VERSION, JobLimits};
 use kiln_protocol::{Digest, JobSpec, PublicKey, Rates, sha256};
-use kiln_runtime::{Runtime, RuntimeConfig};
+use kiln_runtime::Runtime;
 use kiln_scheduler::matching::Candidate;
 use kiln_scheduler::policy::{Cleared, Pins, PolicyConfig, PolicyHost};
+use kiln_scheduler::wire::RatesJson;
 
 /// `kiln policy …`.
 #[derive(Debug, Args)]
@@ -33,11 +34,58 @@ enum PolicyCommand {
 pub struct CheckArgs {
     /// The plugin component (`.wasm`).
     file: PathBuf,
+    /// Print one JSON object (the report below) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: PolicyArgs) -> Result<ExitCode> {
     match args.command {
-        PolicyCommand::Check(args) => check(&args.file),
+        PolicyCommand::Check(args) => check(&args.file, args.json),
+    }
+}
+
+/// What `check` found, world by world (`--json` prints it as is).
+#[derive(Debug, Default, serde::Serialize)]
+struct Report {
+    file: String,
+    sha256: String,
+    /// The `scheduler` world, when the plugin exports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheduler: Option<RankReport>,
+    /// The `pricing` world, when the plugin exports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pricing: Option<PricingReport>,
+    /// Why the plugin is not a `kiln:policy` plugin at all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_a_plugin: Vec<String>,
+    ok: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RankReport {
+    candidates: usize,
+    #[serde(flatten)]
+    outcome: Outcome<Vec<usize>>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct PricingReport {
+    clear: Outcome<Option<RatesJson>>,
+    screen: Outcome<Vec<(usize, String)>>,
+}
+
+/// One call on the sample job: its answer or why it failed.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Outcome<T> {
+    Answer(T),
+    Failed(String),
+}
+
+impl<T> Outcome<T> {
+    fn failed(&self) -> bool {
+        matches!(self, Outcome::Failed(_))
     }
 }
 
@@ -86,65 +134,126 @@ fn sample_candidates() -> Vec<Candidate> {
         .collect()
 }
 
-fn check(file: &std::path::Path) -> Result<ExitCode> {
+fn check(file: &std::path::Path, json: bool) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let scratch = tempfile::tempdir().context("making a scratch directory")?;
-    let mut config = RuntimeConfig::new(scratch.path());
-    config.max_concurrent_jobs = 4;
-    let runtime = Runtime::new(config).context("starting the wasm runtime")?;
+    let runtime = Runtime::new(kiln_scheduler::policy::runtime_config(scratch.path()))
+        .context("starting the wasm runtime")?;
     let mut policy = PolicyConfig::new(Pins::default());
     policy.home_region = Some("eu-west".to_owned());
     let host = PolicyHost::new(runtime, policy).context("starting the policy host")?;
-    println!(
-        "plugin {} sha256 {}",
-        file.display(),
-        hex::encode(sha256(&[&bytes]).0)
-    );
+    let report = report(&host, file, &bytes);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(if report.ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(crate::cli::EXIT_USAGE)
+        });
+    }
+    print_text(&report)
+}
 
+/// Loads `bytes` as each world and runs what loads on the sample job.
+fn report(host: &PolicyHost, file: &std::path::Path, bytes: &[u8]) -> Report {
+    let mut report = Report {
+        file: file.display().to_string(),
+        sha256: hex::encode(sha256(&[bytes]).0),
+        ..Report::default()
+    };
     let job = sample_job();
     let candidates = sample_candidates();
-    let rank = host.check_rank_unpinned(&bytes);
-    let pricing = host.check_pricing_unpinned(&bytes);
+    let rank = host.check_rank_unpinned(bytes);
+    let pricing = host.check_pricing_unpinned(bytes);
     if let (Err(rank), Err(pricing)) = (&rank, &pricing) {
-        bail!("not a kiln:policy plugin:\n  as scheduler: {rank}\n  as pricing: {pricing}");
+        report.not_a_plugin = vec![
+            format!("as scheduler: {rank}"),
+            format!("as pricing: {pricing}"),
+        ];
+        return report;
     }
-    let mut failed = false;
     if let Ok(rank) = rank {
-        match rank.call(&job, &candidates) {
-            Ok(order) => println!(
-                "scheduler world: rank over {} sample candidates -> {order:?}",
-                candidates.len()
+        report.scheduler = Some(RankReport {
+            candidates: candidates.len(),
+            outcome: match rank.call(&job, &candidates) {
+                Ok(order) => Outcome::Answer(order),
+                Err(error) => Outcome::Failed(error.to_string()),
+            },
+        });
+    }
+    if let Ok(pricing) = pricing {
+        let clear = match pricing.call_clear(&job, 0, &candidates) {
+            Ok(Cleared::Quote(rates)) => Outcome::Answer(Some(RatesJson::from(rates))),
+            Ok(Cleared::Declined) => Outcome::Answer(None),
+            Err(error) => Outcome::Failed(error.to_string()),
+        };
+        let history = vec![rates(20); 16];
+        let screen = match pricing.call_screen(&job, &history, &candidates) {
+            Ok(flags) => Outcome::Answer(
+                flags
+                    .iter()
+                    .map(|flag| (flag.index, format!("{:?}", flag.kind)))
+                    .collect(),
             ),
-            Err(error) => {
-                failed = true;
+            Err(error) => Outcome::Failed(error.to_string()),
+        };
+        report.pricing = Some(PricingReport { clear, screen });
+    }
+    report.ok = !report
+        .scheduler
+        .as_ref()
+        .is_some_and(|r| r.outcome.failed())
+        && !report
+            .pricing
+            .as_ref()
+            .is_some_and(|p| p.clear.failed() || p.screen.failed());
+    report
+}
+
+fn print_text(report: &Report) -> Result<ExitCode> {
+    println!("plugin {} sha256 {}", report.file, report.sha256);
+    if !report.not_a_plugin.is_empty() {
+        bail!(
+            "not a kiln:policy plugin:\n  {}",
+            report.not_a_plugin.join("\n  ")
+        );
+    }
+    if let Some(rank) = &report.scheduler {
+        match &rank.outcome {
+            Outcome::Answer(order) => println!(
+                "scheduler world: rank over {} sample candidates -> {order:?}",
+                rank.candidates
+            ),
+            Outcome::Failed(error) => {
                 println!("scheduler world: rank FAILED on the sample job: {error}");
             }
         }
     }
-    if let Ok(pricing) = pricing {
-        match pricing.call_clear(&job, 0, &candidates) {
-            Ok(Cleared::Quote(rates)) => println!("pricing world: clear (chosen 0) -> {rates:?}"),
-            Ok(Cleared::Declined) => println!("pricing world: clear (chosen 0) -> declined"),
-            Err(error) => {
-                failed = true;
+    if let Some(pricing) = &report.pricing {
+        match &pricing.clear {
+            Outcome::Answer(Some(rates)) => {
+                println!(
+                    "pricing world: clear (chosen 0) -> {:?}",
+                    Rates::from(*rates)
+                );
+            }
+            Outcome::Answer(None) => println!("pricing world: clear (chosen 0) -> declined"),
+            Outcome::Failed(error) => {
                 println!("pricing world: clear FAILED on the sample job: {error}");
             }
         }
-        let history = vec![rates(20); 16];
-        match pricing.call_screen(&job, &history, &candidates) {
-            Ok(flags) => println!("pricing world: screen -> {} flag(s) {flags:?}", flags.len()),
-            Err(error) => {
-                failed = true;
+        match &pricing.screen {
+            Outcome::Answer(flags) => {
+                println!("pricing world: screen -> {} flag(s) {flags:?}", flags.len());
+            }
+            Outcome::Failed(error) => {
                 println!("pricing world: screen FAILED on the sample offers: {error}");
             }
         }
     }
-    if failed {
+    if !report.ok {
         bail!("the plugin loads but failed on the sample job");
     }
-    println!(
-        "ok: pin it with `--policy-pin {}`",
-        hex::encode(sha256(&[&bytes]).0)
-    );
+    println!("ok: pin it with `--policy-pin {}`", report.sha256);
     Ok(ExitCode::SUCCESS)
 }

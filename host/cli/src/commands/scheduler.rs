@@ -80,6 +80,17 @@ pub struct ServeArgs {
     /// (swapping plugins) is off.
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
+    /// Print the ready line as a JSON object (`{"event": "listening",
+    /// "address": …}`) and log JSON lines on stderr.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SchedulerArgs {
+    /// See [`ServeArgs::json`].
+    pub fn json_logs(&self) -> bool {
+        matches!(&self.command, SchedulerCommand::Serve(args) if args.json)
+    }
 }
 
 pub fn run(args: SchedulerArgs) -> Result<ExitCode> {
@@ -118,7 +129,12 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
             .with_context(|| format!("listening on {}", args.listen))?;
         let address = listener.local_addr()?;
         // One line on stdout, so a supervisor (or a test) knows where it listens.
-        println!("kiln scheduler listening on {address}");
+        if args.json {
+            let ready = serde_json::json!({ "event": "listening", "address": address.to_string() });
+            println!("{ready}");
+        } else {
+            println!("kiln scheduler listening on {address}");
+        }
         serve(listener, scheduler, shutdown_signal())
             .await
             .context("serving")?;
@@ -138,12 +154,9 @@ fn start_policies(args: &ServeArgs, scheduler: &Scheduler) -> Result<Option<temp
         return Ok(None);
     }
     let scratch = tempfile::tempdir().context("making the policy runtime's scratch directory")?;
-    let mut runtime_config = kiln_runtime::RuntimeConfig::new(scratch.path());
-    // Policy calls run one at a time (under the matcher's lock), plus an
-    // admin load: a few instance slots are plenty.
-    runtime_config.max_concurrent_jobs = 4;
     let runtime =
-        kiln_runtime::Runtime::new(runtime_config).context("starting the policy runtime")?;
+        kiln_runtime::Runtime::new(kiln_scheduler::policy::runtime_config(scratch.path()))
+            .context("starting the policy runtime")?;
     let mut config = PolicyConfig::new(Pins::from_hex(&args.policy_pins)?);
     config.home_region = args.home_region.clone();
     let host = PolicyHost::new(runtime, config)?;

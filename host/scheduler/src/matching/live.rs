@@ -4,7 +4,7 @@
 //! Invariant: a node is in the free indexes exactly when it is linked and
 //! `running < max_jobs`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use kiln_protocol::{BenchmarkClass, PublicKey, Rates, WorkloadClass};
@@ -70,6 +70,11 @@ pub struct LiveNodes {
     pub(super) by_id: HashMap<PublicKey, usize>,
     pub(super) free_by_class: [BTreeSet<FreeKey>; WorkloadClass::ALL.len()],
     pub(super) free_by_region: HashMap<(usize, Arc<str>), BTreeSet<FreeKey>>,
+    /// One shared name per region, so candidates of one region share a
+    /// pointer and a policy batch interns them by pointer, not by comparing
+    /// strings (that cost ~0.2 ms per 10,000 candidates). Names of regions
+    /// whose nodes all left stay: a handful of short strings.
+    regions: HashSet<Arc<str>>,
 }
 
 impl LiveNodes {
@@ -104,6 +109,16 @@ impl LiveNodes {
         }
     }
 
+    /// The shared name of `region`.
+    fn intern(&mut self, region: &str) -> Arc<str> {
+        if let Some(name) = self.regions.get(region) {
+            return Arc::clone(name);
+        }
+        let name: Arc<str> = Arc::from(region);
+        self.regions.insert(Arc::clone(&name));
+        name
+    }
+
     /// Links `node` with `running` jobs already on it (after a restart or a
     /// reconnect, the jobs the store says it holds).
     pub fn link(&mut self, node: &NodeRecord, running: u16) {
@@ -120,7 +135,7 @@ impl LiveNodes {
             benchmark_class: manifest.benchmark_class,
             stake_tier: node.tier,
             classes: manifest.workload_classes.clone(),
-            region: Arc::from(manifest.region.as_str()),
+            region: self.intern(&manifest.region),
             max_jobs: node.max_jobs,
             running,
             linked: true,

@@ -110,17 +110,24 @@ pub struct Flag {
 /// this many. Enough for a stable market average, little to copy per call.
 pub const PRICE_HISTORY: usize = 64;
 
+/// Most candidates a pricing policy sees when it clears a price: the
+/// best-ranked, the chosen first. A sample of the market is what a clearing
+/// rule needs; every candidate would make a 10,000-candidate pick pay to
+/// copy them all into a plugin a second time (after `rank`).
+pub const MAX_CLEAR_MARKET: usize = 64;
+
 /// Prices a job on the chosen node.
 pub trait PricingPolicy: Send + Sync {
     /// A short name for logs and metrics.
     fn name(&self) -> &str;
-    /// The rates the job runs at on `chosen`, given every candidate that
-    /// passed the filters. Must lie within `[chosen.floor, job.max_rates]`.
+    /// The rates the job runs at on `chosen`, given `market`: the
+    /// best-ranked candidates, `chosen` first, at most [`MAX_CLEAR_MARKET`].
+    /// Must lie within `[chosen.floor, job.max_rates]`.
     fn clear(
         &self,
         job: &JobSpec,
         chosen: &Candidate,
-        candidates: &[Candidate],
+        market: &[Candidate],
     ) -> Result<Rates, PolicyError>;
     /// Candidates that look like price manipulation given `history`, the
     /// prices recently cleared (oldest first); the matcher drops them. The
@@ -211,6 +218,70 @@ pub fn price_is_fair(price: &Rates, floor: &Rates, max: &Rates) -> bool {
     floor.within(price) && price.within(max)
 }
 
+/// The policies in use, shared by the matcher and whoever swaps them (the
+/// admin API). Its lock is held only to read or replace the two pointers,
+/// never across a policy call, so a swap neither waits for a match pass nor
+/// blocks one; each pick works on the pair it read when it began.
+#[derive(Clone)]
+pub struct PolicySlot(Arc<std::sync::Mutex<Policies>>);
+
+/// The two policies of a [`PolicySlot`].
+struct Policies {
+    rank: Arc<dyn RankPolicy>,
+    pricing: Arc<dyn PricingPolicy>,
+}
+
+impl Default for PolicySlot {
+    fn default() -> Self {
+        Self(Arc::new(std::sync::Mutex::new(Policies {
+            rank: Arc::new(DefaultRank),
+            pricing: Arc::new(DefaultPricing),
+        })))
+    }
+}
+
+impl std::fmt::Debug for PolicySlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (rank, pricing) = self.names();
+        f.debug_struct("PolicySlot")
+            .field("rank", &rank)
+            .field("pricing", &pricing)
+            .finish()
+    }
+}
+
+impl PolicySlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Policies> {
+        // The guarded section only moves pointers: a poisoned lock still
+        // holds a consistent pair.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The pair in use now.
+    pub fn snapshot(&self) -> (Arc<dyn RankPolicy>, Arc<dyn PricingPolicy>) {
+        let slot = self.lock();
+        (Arc::clone(&slot.rank), Arc::clone(&slot.pricing))
+    }
+
+    /// Replaces the ranking policy; picks in flight finish on the old one.
+    pub fn set_rank(&self, rank: Arc<dyn RankPolicy>) {
+        self.lock().rank = rank;
+    }
+
+    /// Replaces the pricing policy; picks in flight finish on the old one.
+    pub fn set_pricing(&self, pricing: Arc<dyn PricingPolicy>) {
+        self.lock().pricing = pricing;
+    }
+
+    /// The names of the policies in use: (rank, pricing).
+    pub fn names(&self) -> (String, String) {
+        let slot = self.lock();
+        (slot.rank.name().to_owned(), slot.pricing.name().to_owned())
+    }
+}
+
 /// A proposal the matcher made: node, price, and whether a policy was overruled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pick {
@@ -231,18 +302,18 @@ pub struct Pick {
 pub struct Matcher {
     /// The nodes.
     pub nodes: LiveNodes,
-    rank: Arc<dyn RankPolicy>,
-    pricing: Arc<dyn PricingPolicy>,
+    policies: PolicySlot,
     max_candidates: usize,
     candidates: Vec<Candidate>,
+    /// The market sample `clear` sees, reused from pick to pick.
+    market: Vec<Candidate>,
     history: std::collections::VecDeque<Rates>,
 }
 
 impl std::fmt::Debug for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Matcher")
-            .field("rank", &self.rank.name())
-            .field("pricing", &self.pricing.name())
+            .field("policies", &self.policies)
             .field("max_candidates", &self.max_candidates)
             .finish_non_exhaustive()
     }
@@ -253,33 +324,24 @@ impl Matcher {
     pub fn new(max_candidates: usize) -> Self {
         Self {
             nodes: LiveNodes::default(),
-            rank: Arc::new(DefaultRank),
-            pricing: Arc::new(DefaultPricing),
+            policies: PolicySlot::default(),
             max_candidates: max_candidates.max(1),
             candidates: Vec::new(),
+            market: Vec::new(),
             history: std::collections::VecDeque::with_capacity(PRICE_HISTORY),
         }
     }
 
+    /// The slot holding this matcher's policies: swap them through it
+    /// without waiting for a pick (or a whole match pass) to finish.
+    pub fn policies(&self) -> &PolicySlot {
+        &self.policies
+    }
+
     /// Replaces the policies; the next pick uses them.
     pub fn set_policies(&mut self, rank: Arc<dyn RankPolicy>, pricing: Arc<dyn PricingPolicy>) {
-        self.rank = rank;
-        self.pricing = pricing;
-    }
-
-    /// Replaces the ranking policy only; the next pick uses it.
-    pub fn set_rank(&mut self, rank: Arc<dyn RankPolicy>) {
-        self.rank = rank;
-    }
-
-    /// Replaces the pricing policy only; the next pick uses it.
-    pub fn set_pricing(&mut self, pricing: Arc<dyn PricingPolicy>) {
-        self.pricing = pricing;
-    }
-
-    /// The names of the policies in use: (rank, pricing).
-    pub fn policy_names(&self) -> (String, String) {
-        (self.rank.name().to_owned(), self.pricing.name().to_owned())
+        self.policies.set_rank(rank);
+        self.policies.set_pricing(pricing);
     }
 
     /// Picks a node and price for `job` and reserves the node's slot, or
@@ -290,8 +352,9 @@ impl Matcher {
         if self.candidates.is_empty() {
             return None;
         }
-        // One snapshot of the policies per pick: a swap lands between picks.
-        let (rank, pricing) = (Arc::clone(&self.rank), Arc::clone(&self.pricing));
+        // One snapshot of the policies per pick: a swap lands between picks,
+        // and a pick in flight finishes on the policies it started with.
+        let (rank, pricing) = self.policies.snapshot();
         let mut fallbacks = Vec::new();
         let flags = self.screen(job, pricing.as_ref(), &mut fallbacks);
         if self.candidates.is_empty() {
@@ -316,8 +379,15 @@ impl Matcher {
             self.retire_unloaded(&rank, &pricing);
             return None;
         };
+        self.market.clear();
+        self.market.extend(
+            order
+                .iter()
+                .take(MAX_CLEAR_MARKET)
+                .map(|&i| self.candidates[i].clone()),
+        );
         let chosen = &self.candidates[first];
-        let price = match pricing.clear(job, chosen, &self.candidates) {
+        let price = match pricing.clear(job, chosen, &self.market) {
             Ok(price) if price_is_fair(&price, &chosen.floor, &job.max_rates) => price,
             Ok(price) => {
                 fallbacks.push(PolicyError {
@@ -393,13 +463,15 @@ impl Matcher {
         pricing: &Arc<dyn PricingPolicy>,
     ) -> Vec<String> {
         let mut unloaded = Vec::new();
-        if rank.unloaded() && Arc::ptr_eq(rank, &self.rank) {
+        let mut slot = self.policies.lock();
+        // Only the policy still in the slot: one swapped out meanwhile is gone already.
+        if rank.unloaded() && Arc::ptr_eq(rank, &slot.rank) {
             unloaded.push(rank.name().to_owned());
-            self.rank = Arc::new(DefaultRank);
+            slot.rank = Arc::new(DefaultRank);
         }
-        if pricing.unloaded() && Arc::ptr_eq(pricing, &self.pricing) {
+        if pricing.unloaded() && Arc::ptr_eq(pricing, &slot.pricing) {
             unloaded.push(pricing.name().to_owned());
-            self.pricing = Arc::new(DefaultPricing);
+            slot.pricing = Arc::new(DefaultPricing);
         }
         unloaded
     }

@@ -39,7 +39,7 @@ mod load;
 mod plugin;
 pub mod wasi;
 
-pub use config::{Pins, PolicyConfig};
+pub use config::{Pins, PolicyConfig, runtime_config};
 pub use error::{PolicyCallError, PolicyLoadError};
 pub use host::{PolicyHost, PolicyState};
 pub use load::{LoadedPolicy, PolicyKind};

@@ -11,7 +11,8 @@ use super::error::PolicyCallError;
 use super::guard::CrashGuard;
 use super::host::{Checked, PolicyHost, PolicyState};
 use crate::matching::{
-    Candidate, Flag, FlagKind, PolicyError, PricingPolicy, RankPolicy, price_is_fair,
+    Candidate, Flag, FlagKind, MAX_CLEAR_MARKET, PolicyError, PricingPolicy, RankPolicy,
+    price_is_fair,
 };
 
 fn plugin_name(kind: &str, digest: &Digest) -> String {
@@ -24,7 +25,7 @@ fn batch(
     host: &PolicyHost,
     job: &JobSpec,
     candidates: &[Candidate],
-) -> Result<(types::Job, Vec<types::Offer>), PolicyCallError> {
+) -> Result<(types::Job, types::Offers), PolicyCallError> {
     if candidates.len() > MAX_POLICY_CANDIDATES {
         return Err(PolicyCallError::TooManyCandidates(candidates.len()));
     }
@@ -245,15 +246,18 @@ impl PricingPolicy for WasmPricing {
         &self,
         job: &JobSpec,
         chosen: &Candidate,
-        candidates: &[Candidate],
+        market: &[Candidate],
     ) -> Result<Rates, PolicyError> {
-        let index = candidates
-            .iter()
-            .position(|c| c.node == chosen.node)
-            .unwrap_or(usize::MAX);
+        // The chosen first, then the rest of the market in the caller's
+        // order, at most MAX_CLEAR_MARKET in all (a caller may pass more).
+        let sample: Vec<Candidate> = std::iter::once(chosen)
+            .chain(market.iter().filter(|c| c.node != chosen.node))
+            .take(MAX_CLEAR_MARKET)
+            .cloned()
+            .collect();
         match self
             .guard
-            .run(&self.name, || self.call_clear(job, index, candidates))
+            .run(&self.name, || self.call_clear(job, 0, &sample))
         {
             Ok(Cleared::Quote(rates)) => Ok(rates),
             // Declining is an answer, not a failure: the guard counted it as a

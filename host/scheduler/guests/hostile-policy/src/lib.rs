@@ -38,7 +38,7 @@ mod pricing {
     });
 }
 
-use rank::kiln::policy::types::{Flag, FlagKind, Job, Offer, Quote, Rates};
+use rank::kiln::policy::types::{Flag, FlagKind, Job, Offers, Quote, Rates};
 
 /// The job's preferred region's name: the command.
 fn command(job: &Job) -> Option<&str> {
@@ -76,18 +76,19 @@ fn len_u32(len: usize) -> u32 {
 struct Hostile;
 
 impl rank::Guest for Hostile {
-    fn rank(job: Job, candidates: Vec<Offer>) -> Vec<u32> {
+    fn rank(job: Job, candidates: Offers) -> Vec<u32> {
         common(command(&job));
+        let count = len_u32(candidates.reputation.len());
         match command(&job) {
-            Some("out-of-range") => vec![len_u32(candidates.len())],
+            Some("out-of-range") => vec![count],
             Some("repeat") => vec![0, 0],
-            _ => (0..len_u32(candidates.len())).collect(),
+            _ => (0..count).collect(),
         }
     }
 }
 
 impl pricing::Guest for Hostile {
-    fn clear(job: Job, chosen: u32, offers: Vec<Offer>) -> Option<Quote> {
+    fn clear(job: Job, chosen: u32, market: Offers) -> Option<Quote> {
         common(command(&job));
         match command(&job) {
             Some("bad-quote") => Some(Quote {
@@ -97,17 +98,24 @@ impl pricing::Guest for Hostile {
                 },
             }),
             Some("decline") => None,
-            _ => offers
-                .get(usize::try_from(chosen).ok()?)
-                .map(|offer| Quote { rates: offer.floor }),
+            _ => {
+                let i = usize::try_from(chosen).ok()?;
+                Some(Quote {
+                    rates: Rates {
+                        per_million_fuel: *market.floor_per_million_fuel.get(i)?,
+                        per_gpu_second: *market.floor_per_gpu_second.get(i)?,
+                        per_wall_second: *market.floor_per_wall_second.get(i)?,
+                    },
+                })
+            }
         }
     }
 
-    fn screen(job: Job, _history: Vec<Rates>, offers: Vec<Offer>) -> Vec<Flag> {
+    fn screen(job: Job, _history: Vec<Rates>, offers: Offers) -> Vec<Flag> {
         common(command(&job));
         match command(&job) {
             Some("out-of-range") => vec![Flag {
-                offer: len_u32(offers.len()),
+                offer: len_u32(offers.reputation.len()),
                 kind: FlagKind::AboveMarket,
             }],
             _ => Vec::new(),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use kiln_protocol::class::BenchmarkClass;
 use kiln_protocol::{PublicKey, Rates, sha256};
-use kiln_runtime::{Runtime, RuntimeConfig};
+use kiln_runtime::Runtime;
 use kiln_scheduler::matching::Candidate;
 use kiln_scheduler::policy::{Pins, PolicyConfig, PolicyHost};
 
@@ -34,10 +34,11 @@ pub fn pin_of(name: &str) -> String {
     hex::encode(sha256(&[&plugin(name)]).0)
 }
 
-/// A runtime sized for tests (few instance slots), with its scratch root.
+/// A policy runtime as a scheduler builds one, with a few more instance
+/// slots (tests call from several threads), and its scratch root.
 pub fn runtime() -> (Runtime, tempfile::TempDir) {
     let scratch = tempfile::tempdir().unwrap();
-    let mut config = RuntimeConfig::new(scratch.path());
+    let mut config = kiln_scheduler::policy::runtime_config(scratch.path());
     config.max_concurrent_jobs = 8;
     (Runtime::new(config).unwrap(), scratch)
 }

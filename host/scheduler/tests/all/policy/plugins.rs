@@ -1,13 +1,14 @@
 //! The shipped plugins do what their docs say, and swapping one at run time
 //! changes what the scheduler assigns.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use kiln_protocol::JobSpec;
 use kiln_protocol::class::BenchmarkClass;
-use kiln_scheduler::Scheduler;
-use kiln_scheduler::matching::{Candidate, Flag, FlagKind};
-use kiln_scheduler::policy::Cleared;
+use kiln_scheduler::matching::{Candidate, Flag, FlagKind, PolicyError};
+use kiln_scheduler::policy::{Cleared, WasmRank};
+use kiln_scheduler::{RankPolicy, Scheduler};
 
 use super::{
     PRICE_GUARD, PRICE_LOWEST_FLOOR, RANK_DEFAULT, RANK_LOCALITY_FIRST, candidate, cheap, host,
@@ -51,6 +52,24 @@ fn rank_default_orders_by_class_fit_reputation_price_locality_then_reliability()
         "low-reputation",
         "fast",
     ];
+    assert_eq!(nodes(&field, &order), expected.map(id).to_vec());
+}
+
+#[test]
+fn rank_default_orders_costs_past_two_to_the_64_exactly() {
+    // Floors so high that the worst-case cost needs more than 64 bits (in
+    // millionths), which takes the plugin off its narrow-key path: the order
+    // must still be that of the exact costs.
+    let (host, _scratch) = host(&[RANK_DEFAULT]);
+    let rank = host.load_rank(&plugin(RANK_DEFAULT)).unwrap();
+    let field = vec![
+        candidate("dearest", rates(u64::MAX), 500, 1, "eu-west"),
+        candidate("cheap", rates(3), 500, 1, "eu-west"),
+        candidate("dear", rates(u64::MAX - 1), 500, 1, "eu-west"),
+        candidate("dear-but-reputed", rates(u64::MAX), 600, 1, "eu-west"),
+    ];
+    let order = rank.call(&job_needing_tier_one(), &field).unwrap();
+    let expected = ["dear-but-reputed", "cheap", "dear", "dearest"];
     assert_eq!(nodes(&field, &order), expected.map(id).to_vec());
 }
 
@@ -155,6 +174,83 @@ async fn swapping_the_rank_plugin_at_run_time_changes_assignments() {
     scheduler.match_pass().await.unwrap();
     let second = scheduler.status(&spec("second").escrow).await.unwrap();
     assert_eq!(second.node_id, Some(local.node_id().to_string()));
+    assert_eq!(scheduler.metrics().policy_fallbacks.get(), 0);
+}
+
+/// A ranking policy that stops inside its call until the test lets it go,
+/// then ranks with the plugin it wraps: a pick held in flight.
+struct Held {
+    plugin: WasmRank,
+    entered: mpsc::Sender<()>,
+    release: Mutex<mpsc::Receiver<()>>,
+}
+
+impl RankPolicy for Held {
+    fn name(&self) -> &str {
+        RankPolicy::name(&self.plugin)
+    }
+
+    fn rank(&self, job: &JobSpec, candidates: &[Candidate]) -> Result<Vec<usize>, PolicyError> {
+        self.entered.send(()).unwrap();
+        let released = self.release.lock().unwrap().recv_timeout(HOLD_LIMIT);
+        released.expect("the test releases the held pick");
+        self.plugin.rank(job, candidates)
+    }
+}
+
+/// How long a held pick or the test waits for the other before failing.
+const HOLD_LIMIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_lands_at_once_and_the_pick_in_flight_finishes_on_the_old_plugin() {
+    // Given a cheaper remote node and a dearer local one (the scheduler
+    // serves eu-west): rank-default picks the remote, locality-first the local;
+    let (host, _scratch) = host_with(&[RANK_DEFAULT, RANK_LOCALITY_FIRST], |config| {
+        config.home_region = Some("eu-west".to_owned());
+    });
+    let (store, _dir) = sqlite().await;
+    let scheduler = Scheduler::open(store, fast_config()).await.unwrap();
+    let mut remote = NodeSpec::cpu("remote");
+    remote.region = "us-east".to_owned();
+    remote.floor = rates(10);
+    let mut local = NodeSpec::cpu("local");
+    local.floor = rates(30);
+    let _r = link(&scheduler, &remote, 100 * SOL).await;
+    let _l = link(&scheduler, &local, 100 * SOL).await;
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    scheduler.set_rank_policy(Arc::new(Held {
+        plugin: host.load_rank(&plugin(RANK_DEFAULT)).unwrap(),
+        entered: entered_tx,
+        release: Mutex::new(release_rx),
+    }));
+
+    // when a pick is inside rank-default and the operator swaps in
+    // locality-first,
+    scheduler.submit(&submit(&spec("in-flight"))).await.unwrap();
+    let pass = tokio::spawn({
+        let scheduler = scheduler.clone();
+        async move { scheduler.match_pass().await }
+    });
+    entered
+        .recv_timeout(HOLD_LIMIT)
+        .expect("the pick reaches the plugin");
+    let new = host.load_rank(&plugin(RANK_LOCALITY_FIRST)).unwrap();
+    let new_name = RankPolicy::name(&new).to_owned();
+    // (the swap returns while the match pass still holds the matcher)
+    scheduler.set_rank_policy(Arc::new(new));
+    assert_eq!(scheduler.policy_names().0, new_name);
+    release.send(()).unwrap();
+    pass.await.unwrap().unwrap();
+
+    // then the pick in flight finished on the old plugin (the remote node),
+    let first = scheduler.status(&spec("in-flight").escrow).await.unwrap();
+    assert_eq!(first.node_id, Some(remote.node_id().to_string()));
+    // and the next pick uses the new one (the local node).
+    scheduler.submit(&submit(&spec("next"))).await.unwrap();
+    scheduler.match_pass().await.unwrap();
+    let next = scheduler.status(&spec("next").escrow).await.unwrap();
+    assert_eq!(next.node_id, Some(local.node_id().to_string()));
     assert_eq!(scheduler.metrics().policy_fallbacks.get(), 0);
 }
 
