@@ -43,15 +43,31 @@ pub const EXIT_USAGE: u8 = 2;
 /// error lines for a failed transaction, which the command reports itself.
 const DEFAULT_LOG_FILTER: &str = "warn,litesvm=off";
 
+impl Command {
+    /// True for a long-running server started with `--json`: its log lines
+    /// on stderr are JSON objects too, so a supervisor parses one format.
+    fn json_logs(&self) -> bool {
+        match self {
+            Command::Scheduler(args) => args.json_logs(),
+            Command::Node(args) => args.json_logs(),
+            _ => false,
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+        .with_writer(std::io::stderr);
+    if cli.command.json_logs() {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Chain(args) => commands::chain::run(args),

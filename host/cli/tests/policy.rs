@@ -61,6 +61,46 @@ fn a_workload_is_not_a_plugin() {
     assert!(text.contains("wasi:clocks/wall-clock"), "{text}");
 }
 
+#[test]
+fn check_json_reports_each_world_and_what_is_not_a_plugin() {
+    let run = |name: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(["policy", "check", "--json"])
+            .arg(kiln_test_guests::guest_path(name))
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+        (output.status.success(), report)
+    };
+    let (ok, both) = run("kiln_test_hostile_policy");
+    assert!(ok, "{both:#}");
+    assert_eq!(both["ok"], true);
+    assert_eq!(both["scheduler"]["candidates"], 8);
+    assert_eq!(
+        both["scheduler"]["answer"].as_array().unwrap().len(),
+        8,
+        "{both:#}"
+    );
+    assert!(
+        both["pricing"]["clear"]["answer"]["per_million_fuel"].is_u64(),
+        "{both:#}"
+    );
+    assert!(both["pricing"]["screen"]["answer"].is_array(), "{both:#}");
+    let digest = kiln_protocol::sha256(&[&kiln_test_guests::guest("kiln_test_hostile_policy")]);
+    assert_eq!(both["sha256"], hex::encode(digest.0));
+
+    let (ok, workload) = run("kiln_test_hostile");
+    assert!(!ok, "{workload:#}");
+    assert_eq!(workload["ok"], false);
+    assert!(
+        workload["not_a_plugin"]
+            .to_string()
+            .contains("wasi:clocks/wall-clock"),
+        "{workload:#}"
+    );
+}
+
 /// `kiln scheduler serve` with two pinned plugins and an admin token, then
 /// `kiln scheduler policy set` against it: the pinned plugin is swapped in
 /// without a restart, an unpinned one is refused.
@@ -82,6 +122,7 @@ fn policy_set_swaps_a_pinned_plugin_in_a_running_scheduler() {
             "127.0.0.1:0",
             "--database",
             &database,
+            "--json",
         ])
         .args(["--policy-pin", &pin("kiln_plugin_rank_default")])
         .args(["--policy-pin", &pin("kiln_plugin_rank_locality_first")])
@@ -97,12 +138,20 @@ fn policy_set_swaps_a_pinned_plugin_in_a_running_scheduler() {
     BufReader::new(server.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let address = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(line.contains("listening"), "{line:?}");
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(ready["event"], "listening", "{line:?}");
+    let address = ready["address"].as_str().unwrap().to_owned();
 
     let set = |name: &str| {
         Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .args(["scheduler", "policy", "set", "--scheduler", &address])
+            .args([
+                "scheduler",
+                "policy",
+                "set",
+                "--json",
+                "--scheduler",
+                &address,
+            ])
             .arg("--rank")
             .arg(kiln_test_guests::guest_path(name))
             .arg("--admin-token-file")
@@ -121,10 +170,13 @@ fn policy_set_swaps_a_pinned_plugin_in_a_running_scheduler() {
         "{out}{}",
         String::from_utf8_lossy(&swapped.stderr)
     );
-    assert!(
-        out.contains(&pin("kiln_plugin_rank_locality_first")),
+    let swapped: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        swapped["rank"]["sha256"],
+        pin("kiln_plugin_rank_locality_first"),
         "{out}"
     );
+    assert!(swapped.get("pricing").is_none(), "{out}");
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
     assert!(

@@ -76,6 +76,17 @@ struct RunArgs {
     /// manifest's benchmark class; without it the class is 0.
     #[arg(long)]
     benchmark: Option<PathBuf>,
+    /// Print the progress lines as JSON objects (`{"event": "benchmark" |
+    /// "linked", …}`) and log JSON lines on stderr.
+    #[arg(long)]
+    json: bool,
+}
+
+impl NodeArgs {
+    /// See [`RunArgs::json`].
+    pub fn json_logs(&self) -> bool {
+        matches!(&self.command, NodeCommand::Run(args) if args.json)
+    }
 }
 
 pub fn run(args: NodeArgs) -> Result<ExitCode> {
@@ -185,11 +196,14 @@ fn run_node(args: RunArgs) -> Result<ExitCode> {
                 let bytes =
                     std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
                 let (took, class) = kiln_node::probe::benchmark(&runtime, &bytes).await?;
-                println!(
-                    "benchmark: {:.1} ms, class {}",
-                    took.as_secs_f64() * 1e3,
-                    class.0
-                );
+                let ms = took.as_secs_f64() * 1e3;
+                if args.json {
+                    let line =
+                        serde_json::json!({ "event": "benchmark", "ms": ms, "class": class.0 });
+                    println!("{line}");
+                } else {
+                    println!("benchmark: {ms:.1} ms, class {}", class.0);
+                }
                 class
             }
             None => kiln_protocol::BenchmarkClass(0),
@@ -205,11 +219,21 @@ fn run_node(args: RunArgs) -> Result<ExitCode> {
         config.stake = args.stake;
         let classes = facts.classes.clone();
         let node = Node::start(config, runtime, facts, class, settler).await?;
-        println!(
-            "kiln node {} linked to {} (classes {classes:?})",
-            node.id(),
-            args.scheduler
-        );
+        if args.json {
+            let line = serde_json::json!({
+                "event": "linked",
+                "node": node.id().to_string(),
+                "scheduler": args.scheduler,
+                "classes": classes.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>(),
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "kiln node {} linked to {} (classes {classes:?})",
+                node.id(),
+                args.scheduler
+            );
+        }
         kiln_scheduler::server::shutdown_signal().await;
         node.shutdown().await;
         anyhow::Ok(ExitCode::SUCCESS)

@@ -1,16 +1,15 @@
 //! `kiln scheduler policy set`: swap a running scheduler's policy plugins
 //! through its admin API, without a restart.
 //!
-//! Speaks plain HTTP/1.1 (one request per plugin, `Connection: close`): the
-//! admin API is meant for loopback or an operator's private network; put TLS
-//! in front of it otherwise.
+//! The admin API is meant for loopback or an operator's private network;
+//! put TLS in front of it otherwise (an `https://` address works then).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use kiln_scheduler::wire::{ErrorBody, PolicySet};
 
 /// Arguments of `kiln scheduler policy set`.
 #[derive(Debug, Args)]
@@ -21,13 +20,26 @@ pub struct SetArgs {
     /// A new pricing plugin (`kiln:policy/pricing`).
     #[arg(long)]
     pricing: Option<PathBuf>,
-    /// The scheduler's address.
+    /// The scheduler's address (`host:port`, or a URL).
     #[arg(long, default_value = "127.0.0.1:7400")]
     scheduler: String,
     /// File holding the admin token (the one `kiln scheduler serve
     /// --admin-token-file` was given).
     #[arg(long)]
     admin_token_file: PathBuf,
+    /// Print one JSON object (`{"rank": {"name", "sha256"}, "pricing": …}`)
+    /// instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `--json` prints: the plugins swapped in, by kind.
+#[derive(Debug, Default, serde::Serialize)]
+struct Swapped {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rank: Option<PolicySet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pricing: Option<PolicySet>,
 }
 
 pub fn set(args: SetArgs) -> Result<ExitCode> {
@@ -35,26 +47,39 @@ pub fn set(args: SetArgs) -> Result<ExitCode> {
         bail!("name a plugin to set: --rank FILE and/or --pricing FILE");
     }
     let token = read_token(&args.admin_token_file)?;
+    let base = if args.scheduler.contains("://") {
+        args.scheduler.trim_end_matches('/').to_owned()
+    } else {
+        format!("http://{}", args.scheduler)
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let http = reqwest::Client::new();
+    let mut swapped = Swapped::default();
     runtime.block_on(async {
         for (kind, file) in [("rank", &args.rank), ("pricing", &args.pricing)] {
             let Some(file) = file else { continue };
             let bytes =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-            let path = format!("/v1/admin/policies/{kind}");
-            let (status, body) = put(&args.scheduler, &path, &token, &bytes)
+            let set = put(&http, &base, kind, &token, bytes)
                 .await
-                .with_context(|| format!("talking to the scheduler at {}", args.scheduler))?;
-            if status != 200 {
-                bail!("setting the {kind} plugin: HTTP {status}: {body}");
+                .with_context(|| format!("setting the {kind} plugin at {base}"))?;
+            if !args.json {
+                println!("{kind}: {} (sha256 {})", set.name, set.sha256);
             }
-            println!("{kind}: {body}");
+            match kind {
+                "rank" => swapped.rank = Some(set),
+                _ => swapped.pricing = Some(set),
+            }
         }
-        Ok(ExitCode::SUCCESS)
-    })
+        anyhow::Ok(())
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&swapped)?);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Reads a token file (surrounding whitespace ignored).
@@ -68,27 +93,28 @@ pub fn read_token(path: &Path) -> Result<String> {
     Ok(token)
 }
 
-/// One `PUT` with a wasm body; the status and the body of the answer.
-async fn put(address: &str, path: &str, token: &str, body: &[u8]) -> Result<(u16, String)> {
-    let mut stream = tokio::net::TcpStream::connect(address).await?;
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n\
-         authorization: Bearer {token}\r\ncontent-type: application/wasm\r\n\
-         content-length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let response = String::from_utf8_lossy(&response);
-    let status = response
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+/// `PUT /v1/admin/policies/{kind}` with the plugin as the body.
+async fn put(
+    http: &reqwest::Client,
+    base: &str,
+    kind: &str,
+    token: &str,
+    bytes: Vec<u8>,
+) -> Result<PolicySet> {
+    let response = http
+        .put(format!("{base}/v1/admin/policies/{kind}"))
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+        .body(bytes)
+        .send()
+        .await?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response.json().await?);
+    }
+    let body = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&body) {
+        Ok(error) => bail!("HTTP {status}: {} ({})", error.message, error.error),
+        Err(_) => bail!("HTTP {status}: {body}"),
+    }
 }
