@@ -14,21 +14,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use kiln_protocol::chain::ReceiptChain;
 use kiln_protocol::job::JOB_SPEC_VERSION;
-use kiln_protocol::receipt::{Parties, Usage};
+use kiln_protocol::receipt::Usage;
 use kiln_protocol::signing::{SigningKey, public_key, sign};
 use kiln_protocol::{
-    BenchmarkClass, Digest, JobSpec, PublicKey, Rates, SignedReceipt, WorkloadClass,
-    proof_of_execution, sha256,
+    BenchmarkClass, Digest, JobSpec, PublicKey, Rates, SignedReceipt, WorkloadClass, sha256,
 };
-use kiln_scheduler::model::{
-    RenterAction, input_message, input_seal_context, renter_action_message, result_seal_context,
-    submit_message,
-};
-use kiln_scheduler::wire::{JobInput, JobStatus, PostReceipt, RenterSigned, SubmitJob};
-use kiln_settlement::Acceptance;
-use kiln_settlement_interface::instruction::OpenJobParams;
+use kiln_scheduler::model::{RenterAction, renter_action_message, submit_message};
+use kiln_scheduler::wire::{RenterSigned, SubmitJob};
 use kiln_settlement_interface::pda::job_address;
 use solana_address::Address;
 use solana_keypair::Keypair;
@@ -38,6 +31,13 @@ use crate::api::SchedulerApi;
 use crate::error::{ClientError, Result};
 use crate::file::ReceiptsFile;
 use crate::ledger::Ledger;
+
+mod open;
+mod receipts;
+mod result;
+
+use receipts::Receipts;
+pub use result::{open_result, result_key};
 
 /// How often the renter re-reads the job when no event arrives: events wake
 /// it sooner; this bounds how long a missed event (one published before the
@@ -177,24 +177,13 @@ fn random_u64() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-fn signature_hex(key: &SigningKey, message: &[u8]) -> String {
+pub(super) fn signature_hex(key: &SigningKey, message: &[u8]) -> String {
     sign(key, message).to_string()
 }
 
 enum Ended {
     Finished(Box<JobOutcome>),
     Vanished(Box<Abandoned>),
-}
-
-/// One submission's receipts as the renter keeps them.
-struct Receipts {
-    node: Option<PublicKey>,
-    chain: Option<ReceiptChain>,
-    kept: Vec<SignedReceipt>,
-    last_seq: u64,
-    payable_cost: u64,
-    payable: Option<SignedReceipt>,
-    stopped: bool,
 }
 
 impl Renter {
@@ -419,304 +408,6 @@ impl Renter {
         }
     }
 
-    /// Checks the node's terms, opens the escrow, seals and posts the input,
-    /// confirms. Returns (attempt, node, rates, escrow).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one step of the flow, given its state"
-    )]
-    async fn open(
-        &self,
-        job: &PublicKey,
-        job_number: u64,
-        spec: &JobSpec,
-        status: &JobStatus,
-        acceptance: &kiln_scheduler::wire::AcceptanceJson,
-        result_key: &kiln_seal::SecretKey,
-        request: &JobRequest,
-    ) -> Result<(u32, PublicKey, Rates, u64)> {
-        let node = status
-            .node_id
-            .as_deref()
-            .and_then(parse_key)
-            .ok_or_else(|| ClientError::Receipt("a proposal without a node".into()))?;
-        let refuse = |reason: String| ClientError::Terms { node, reason };
-        let rates: Rates = status
-            .price
-            .ok_or_else(|| refuse("no price".into()))?
-            .into();
-        if !rates.within(&request.max_rates) {
-            return Err(refuse("the price is above the job's maximum".into()));
-        }
-        let expected = spec.max_cost(&rates).map_err(|e| refuse(e.to_string()))?;
-        if acceptance.escrow != expected {
-            return Err(refuse(format!(
-                "escrow {} is not the job's worst-case cost {expected}",
-                acceptance.escrow
-            )));
-        }
-        let info = self
-            .api
-            .nodes()
-            .await?
-            .into_iter()
-            .find(|info| info.node_id == node.to_string())
-            .ok_or_else(|| refuse("not registered".into()))?;
-        let operator = parse_key(&info.operator).ok_or_else(|| refuse("bad operator".into()))?;
-        let receipt_key =
-            parse_key(&info.receipt_key).ok_or_else(|| refuse("bad receipt key".into()))?;
-        let seal_key = status
-            .node_encryption_key
-            .as_deref()
-            .and_then(parse_key)
-            .ok_or_else(|| refuse("no encryption key".into()))?;
-        let params = OpenJobParams {
-            job_id: job_number,
-            escrow: acceptance.escrow,
-            rates,
-            deadline: acceptance.deadline,
-        };
-        let accepted = Acceptance {
-            node_key: receipt_key.0,
-            signature: acceptance.signature,
-        };
-        let ledger = Arc::clone(&self.ledger);
-        let keypair = self.keypair.insecure_clone();
-        tokio::task::spawn_blocking(move || {
-            ledger.open_job(&keypair, &operator, &accepted, params)
-        })
-        .await
-        .map_err(|e| ClientError::File(e.to_string()))??;
-
-        let attempt = status.attempt;
-        let sealed = kiln_seal::seal(
-            &kiln_seal::PublicKey(seal_key.0),
-            &input_seal_context(job, attempt),
-            &request.input,
-        )?;
-        let result_public = result_key.public_key().0;
-        let signature = signature_hex(
-            &self.key,
-            &input_message(job, attempt, &sealed.0, &result_public),
-        );
-        self.api
-            .post_input(
-                job,
-                &JobInput {
-                    attempt,
-                    sealed: hex::encode(&sealed.0),
-                    result_key: hex::encode(result_public),
-                    signature,
-                },
-            )
-            .await?;
-        self.api
-            .confirm(
-                job,
-                &RenterSigned {
-                    attempt,
-                    signature: signature_hex(
-                        &self.key,
-                        &renter_action_message(job, RenterAction::Confirm, attempt),
-                    ),
-                },
-            )
-            .await?;
-        Ok((attempt, receipt_key, rates, acceptance.escrow))
-    }
-
-    /// Takes every new node-signed receipt: checks it extends the chain,
-    /// counter-signs it while its cost stays within the budget.
-    async fn drain_receipts(
-        &self,
-        job: &PublicKey,
-        status: &JobStatus,
-        receipts: &mut Receipts,
-        opened: Option<(u32, PublicKey, Rates, u64)>,
-        request: &JobRequest,
-        progress: &mut impl FnMut(&Progress),
-    ) -> Result<()> {
-        let Some((_, node, rates, escrow)) = opened else {
-            return Ok(());
-        };
-        let budget = request.budget.unwrap_or(escrow).min(escrow);
-        let Ok(relayed) = self.api.receipts(job).await else {
-            // Unreachable for now; the next pass catches up.
-            return Ok(());
-        };
-        for entry in relayed {
-            if entry.co_signed || entry.node != node.to_string() || entry.seq <= receipts.last_seq {
-                continue;
-            }
-            let bytes =
-                hex::decode(&entry.receipt).map_err(|e| ClientError::Receipt(e.to_string()))?;
-            let mut signed = SignedReceipt::from_bytes(&bytes)
-                .map_err(|e| ClientError::Receipt(e.to_string()))?;
-            // Checked on a copy: the chain moves on only once the
-            // counter-signature is delivered (else the next pass retries).
-            let mut chain = receipts.chain.clone().unwrap_or_else(|| {
-                ReceiptChain::new(Parties {
-                    job: *job,
-                    node,
-                    renter: self.id(),
-                })
-            });
-            chain
-                .push(&signed)
-                .map_err(|e| ClientError::Receipt(format!("seq {}: {e}", signed.receipt.seq)))?;
-            let usage = signed.receipt.usage();
-            let cost = kiln_protocol::rates::usage_cost(&usage, &rates)
-                .map_err(|e| ClientError::Receipt(e.to_string()))?;
-            let within = !receipts.stopped && cost <= budget;
-            if within {
-                signed
-                    .counter_sign(&self.key)
-                    .map_err(|e| ClientError::Receipt(e.to_string()))?;
-                let posted = self
-                    .api
-                    .post_receipt(
-                        job,
-                        &PostReceipt {
-                            receipt: hex::encode(signed.to_bytes()),
-                        },
-                    )
-                    .await;
-                if let Err(error) = posted {
-                    tracing::warn!(%job, %error, "counter-signature not delivered; retrying");
-                    return Ok(());
-                }
-                receipts.payable = Some(signed);
-                receipts.payable_cost = cost;
-            } else if !receipts.stopped {
-                receipts.stopped = true;
-                progress(&Progress::BudgetReached { cost, budget });
-                if matches!(status.state.as_str(), "running" | "proposed") {
-                    let _ = self
-                        .api
-                        .cancel(
-                            job,
-                            &RenterSigned {
-                                attempt: status.attempt,
-                                signature: signature_hex(
-                                    &self.key,
-                                    &renter_action_message(
-                                        job,
-                                        RenterAction::Cancel,
-                                        status.attempt,
-                                    ),
-                                ),
-                            },
-                        )
-                        .await;
-                }
-            }
-            receipts.chain = Some(chain);
-            receipts.node = Some(node);
-            receipts.last_seq = signed.receipt.seq;
-            receipts.kept.push(signed);
-            progress(&Progress::Receipt {
-                seq: signed.receipt.seq,
-                usage,
-                cost,
-                co_signed: within,
-            });
-        }
-        Ok(())
-    }
-
-    /// The job ended: fetch and check the result, wait for the settlement.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one step of the flow, given its state"
-    )]
-    async fn finish(
-        &self,
-        job: &PublicKey,
-        status: &JobStatus,
-        opened: Option<(u32, PublicKey, Rates, u64)>,
-        receipts: &mut Receipts,
-        result_key: &kiln_seal::SecretKey,
-        request: &JobRequest,
-        progress: &mut impl FnMut(&Progress),
-    ) -> Result<JobOutcome> {
-        let Some((attempt, node, rates, escrow)) = opened else {
-            return Err(ClientError::JobEnded {
-                job: *job,
-                state: status.state.clone(),
-                reason: status
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| "before any node took it".into()),
-            });
-        };
-        // The final receipt may trail the state change by a moment.
-        let until = Instant::now() + Duration::from_secs(5);
-        while status.state == "done"
-            && receipts
-                .kept
-                .last()
-                .is_none_or(|r| r.receipt.output == Digest::ZERO)
-            && Instant::now() < until
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            self.drain_receipts(job, status, receipts, opened, request, progress)
-                .await?;
-        }
-        let mut output = None;
-        if status.state == "done" {
-            let result = self.api.result(job).await?;
-            let sealed =
-                hex::decode(&result.output).map_err(|e| ClientError::Receipt(e.to_string()))?;
-            let plain = kiln_seal::open(result_key, &result_seal_context(job, attempt), &sealed)?;
-            let last = receipts
-                .kept
-                .last()
-                .ok_or_else(|| ClientError::Receipt("no final receipt".into()))?;
-            if last.receipt.output != proof_of_execution(job, &plain, &node) {
-                return Err(ClientError::ProofMismatch { node });
-            }
-            output = Some(plain.to_vec());
-        }
-        let settled = self.await_close(job, request.settle_timeout).await?;
-        if settled {
-            progress(&Progress::Settled);
-        }
-        Ok(JobOutcome {
-            job: *job,
-            node,
-            rates,
-            escrow,
-            output,
-            state: status.state.clone(),
-            error: status.error.clone(),
-            receipts: ReceiptsFile::new(*job, node, self.id(), rates, escrow, &receipts.kept),
-            co_signed_cost: receipts.payable_cost,
-            stopped_at_budget: receipts.stopped,
-            settled,
-            abandoned: Vec::new(),
-            elapsed: Duration::ZERO,
-        })
-    }
-
-    /// Waits until the job account is closed (the node settled).
-    async fn await_close(&self, job: &PublicKey, timeout: Duration) -> Result<bool> {
-        let until = Instant::now() + timeout;
-        loop {
-            let ledger = Arc::clone(&self.ledger);
-            let job = *job;
-            let open = tokio::task::spawn_blocking(move || ledger.job(&job))
-                .await
-                .map_err(|e| ClientError::File(e.to_string()))??;
-            if open.is_none() {
-                return Ok(true);
-            }
-            if Instant::now() >= until {
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
     /// Settles an escrow a vanished node left: claims its co-signed receipt
     /// for it (the program pays the node, whoever sends the claim) and, once
     /// the deadline and grace have passed, expires the rest back to the renter.
@@ -734,30 +425,6 @@ impl Renter {
     pub fn balance(&self) -> Result<u64> {
         self.ledger.balance(&self.id())
     }
-}
-
-/// The X25519 key a job's result is sealed to, derived from the renter's
-/// key, so `kiln job result` can open it later without any other state:
-/// SHA-256 of a domain tag, the renter's secret, the job and the attempt.
-pub fn result_key(renter: &SigningKey, job: &PublicKey, attempt: u32) -> kiln_seal::SecretKey {
-    let seed = sha256(&[
-        b"kiln/result-key/v1",
-        renter.as_bytes(),
-        job.as_bytes(),
-        &attempt.to_le_bytes(),
-    ]);
-    kiln_seal::SecretKey::from_bytes(&seed.0).expect("every 32 bytes are an X25519 secret")
-}
-
-/// Opens a result the node sealed to [`result_key`].
-pub fn open_result(
-    renter: &SigningKey,
-    job: &PublicKey,
-    attempt: u32,
-    sealed: &[u8],
-) -> Result<Vec<u8>> {
-    let key = result_key(renter, job, attempt);
-    Ok(kiln_seal::open(&key, &result_seal_context(job, attempt), sealed)?.to_vec())
 }
 
 /// A key or id sent as hex.
