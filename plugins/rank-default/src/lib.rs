@@ -62,8 +62,10 @@ impl Guest for RankDefault {
             match u64::try_from(cost) {
                 Ok(cost) => narrow.push([first, cost, last]),
                 Err(_) => {
-                    let wide = keys
-                        .map(|(first, cost, last)| [first, (cost >> 64) as u64, cost as u64, last]);
+                    let wide = keys.map(|(first, cost, last)| {
+                        let [high, low] = halves(cost);
+                        [first, high, low, last]
+                    });
                     return sorted_indices(wide.collect());
                 }
             }
@@ -72,12 +74,28 @@ impl Guest for RankDefault {
     }
 }
 
+/// The high and low 64 bits of a cost.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "taking the halves is the point"
+)]
+fn halves(cost: u128) -> [u64; 2] {
+    [(cost >> 64) as u64, cost as u64]
+}
+
+/// The low 32 bits of a key's last word: the candidate's index.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the index is the low 32 bits"
+)]
+fn low_u32(word: u64) -> u32 {
+    word as u32
+}
+
 /// Sorts `keys` and answers the index each one ends with.
 fn sorted_indices<const N: usize>(mut keys: Vec<[u64; N]>) -> Vec<u32> {
     keys.sort_unstable();
-    keys.into_iter()
-        .map(|key| (key[N - 1] & u64::from(u32::MAX)) as u32)
-        .collect()
+    keys.into_iter().map(|key| low_u32(key[N - 1])).collect()
 }
 
 export!(RankDefault);

@@ -48,9 +48,18 @@ impl Guest for LocalityFirst {
         keyed.sort_unstable();
         keyed
             .into_iter()
-            .map(|(_, _, last)| (last & u64::from(u32::MAX)) as u32)
+            .map(|(_, _, last)| low_u32(last))
             .collect()
     }
+}
+
+/// The low 32 bits of a key's last word: the candidate's index.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "the index is the low 32 bits"
+)]
+fn low_u32(word: u64) -> u32 {
+    word as u32
 }
 
 export!(LocalityFirst);
