@@ -143,7 +143,7 @@ fn native(
 
 fn native_mandelbrot(shared: &SharedDevice, params: Params) -> Vec<u8> {
     let uniforms = params.uniform_bytes();
-    let rgba = native(
+    let indices = native(
         shared,
         kiln_example_mandelbrot::WGSL,
         &[
@@ -152,7 +152,7 @@ fn native_mandelbrot(shared: &SharedDevice, params: Params) -> Vec<u8> {
         ],
         params.workgroups(),
     );
-    kiln_example_mandelbrot::encode_png(params.width, params.height, &rgba).expect("png")
+    kiln_example_mandelbrot::encode_png(params.width, params.height, &indices).expect("png")
 }
 
 fn native_matmul(shared: &SharedDevice, job: Job) -> Vec<u8> {
@@ -241,6 +241,23 @@ fn main() {
             "same product both ways"
         );
 
+        // For a profiler: KILN_BENCH_PROFILE=guest|native runs only that
+        // path of the Mandelbrot example, 200 times, and prints nothing else.
+        match std::env::var("KILN_BENCH_PROFILE").as_deref() {
+            Ok("guest") => {
+                for _ in 0..200 {
+                    guest_job(&runtime, &mandelbrot, &mandel_input).await;
+                }
+                return;
+            }
+            Ok("native") => {
+                for _ in 0..200 {
+                    std::hint::black_box(native_mandelbrot(&shared, params));
+                }
+                return;
+            }
+            _ => {}
+        }
         let mut samples: [Vec<Duration>; 4] = Default::default();
         let mut gpu_ns = [Vec::new(), Vec::new()];
         for _ in 0..rounds() {
@@ -270,7 +287,8 @@ fn main() {
                     .0,
             );
         }
-        let per_call = median(many).saturating_sub(median(one)).as_nanos() as f64 / CALLS as f64;
+        let floor = median(one.clone());
+        let per_call = median(many).saturating_sub(floor).as_nanos() as f64 / CALLS as f64;
 
         println!(
             "kiln GPU benchmark on {} ({:?}, {:?}), {} rounds, medians",
@@ -303,6 +321,9 @@ fn main() {
             xgpu
         );
         println!("trivial host call (gpu-buffer.size): {per_call:.0} ns per call ({CALLS} calls)");
+        println!(
+            "a GPU job doing next to nothing (the probe: open, one buffer, one call): {floor:.2?}"
+        );
         println!("target: guest within 1.1x of native");
     });
 }

@@ -5,39 +5,67 @@ use kiln_example_matmul_gpu::Job;
 
 use crate::common::{GpuSandbox, limits};
 
+/// Decodes a PNG to RGB (palette expanded): (width, height, pixels).
+fn decode_rgb(png_bytes: Vec<u8>) -> (u32, u32, Vec<u8>) {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    assert_eq!(reader.info().color_type, png::ColorType::Indexed);
+    let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut rgb).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Rgb);
+    rgb.truncate(frame.buffer_size());
+    (frame.width, frame.height, rgb)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mandelbrot_renders_a_png_of_the_asked_size_and_bills_gpu_time() {
     let sandbox = GpuSandbox::new();
-    let params = Params {
-        width: 320,
-        height: 200,
-        max_iter: 200,
-    };
-    let report = sandbox
-        .run("kiln_example_mandelbrot", &params.to_input(), limits())
-        .await;
-    let png_bytes = report.result.expect("the job succeeds");
-    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
-    let mut reader = decoder.read_info().unwrap();
-    let mut rgba = vec![0; reader.output_buffer_size().unwrap()];
-    let frame = reader.next_frame(&mut rgba).unwrap();
-    assert_eq!((frame.width, frame.height), (320, 200));
-    assert_eq!(frame.color_type, png::ColorType::Rgba);
-    let pixel = |x: usize, y: usize| &rgba[(y * 320 + x) * 4..][..4];
-    // The image's centre is c = -0.5 + 0i, inside the set: black.
-    assert_eq!(pixel(160, 100), [0, 0, 0, 255]);
-    // Its corner is c = -2 - 1i, which escapes at once: coloured.
-    assert_ne!(pixel(0, 0), [0, 0, 0, 255]);
-    assert!(
-        report.usage.gpu_ns > 0,
-        "GPU time billed: {:?}",
-        report.usage
-    );
-    assert!(
-        !report.gpu_time_host_measured,
-        "lavapipe times on the device"
-    );
+    // 321 wide: rows of the index buffer carry padding the encoder drops.
+    for (width, height) in [(320, 200), (321, 200)] {
+        let params = Params {
+            width,
+            height,
+            max_iter: 200,
+        };
+        let report = sandbox
+            .run("kiln_example_mandelbrot", &params.to_input(), limits())
+            .await;
+        let png_bytes = report.result.expect("the job succeeds");
+        let (w, h, rgb) = decode_rgb(png_bytes);
+        assert_eq!((w, h), (width, height));
+        let row = usize::try_from(width).unwrap();
+        let pixel = |x: usize, y: usize| &rgb[(y * row + x) * 3..][..3];
+        // The image's centre is c = -0.5 + 0i, inside the set: black.
+        assert_eq!(pixel(row / 2, 100), [0, 0, 0]);
+        // Its corners are around c = -2 ± 1i, which escape at once: coloured.
+        assert_ne!(pixel(0, 0), [0, 0, 0]);
+        assert_ne!(pixel(row - 1, 199), [0, 0, 0]);
+        assert!(
+            report.usage.gpu_ns > 0,
+            "GPU time billed: {:?}",
+            report.usage
+        );
+        assert!(
+            !report.gpu_time_host_measured,
+            "lavapipe times on the device"
+        );
+    }
     sandbox.assert_healthy().await;
+}
+
+#[test]
+fn the_mandelbrot_encoder_refuses_a_buffer_of_the_wrong_size() {
+    let params = Params {
+        width: 5,
+        height: 2,
+        max_iter: 10,
+    };
+    // Rows of 5 pixels take two words (8 bytes) each.
+    assert_eq!(params.pixel_bytes(), 16);
+    let error = kiln_example_mandelbrot::encode_png(5, 2, &[0; 10]).unwrap_err();
+    assert!(error.contains("expected 16"), "{error}");
+    assert!(kiln_example_mandelbrot::encode_png(5, 2, &[7; 16]).is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
