@@ -220,6 +220,20 @@ impl Embedded {
         }
     }
 
+    /// Runs `transaction` on the current state and throws the outcome away
+    /// (a validator's preflight): LiteSVM charges the fee of a transaction
+    /// that fails while it runs, so a server that must refuse failures
+    /// without landing them simulates first.
+    pub fn simulate(&self, transaction: &Transaction) -> Result<(), Failed> {
+        self.svm
+            .simulate_transaction(transaction.clone())
+            .map(drop)
+            .map_err(|failed| Failed {
+                error: failed.err,
+                logs: failed.meta.logs,
+            })
+    }
+
     /// Airdrops `lamports` to `address` in a new block and saves.
     pub fn airdrop(&mut self, address: &Address, lamports: u64) -> Result<Signature> {
         self.new_block();

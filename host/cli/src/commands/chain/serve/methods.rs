@@ -183,6 +183,10 @@ fn get_latest_blockhash(ledger: &mut Ledger, _: &[Value]) -> Result<Value> {
     })
 }
 
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "every method has the one signature of `Method`"
+)]
 fn get_block_height(ledger: &mut Ledger, _: &[Value]) -> Result<Value> {
     Ok(json!(ledger.height))
 }
@@ -231,7 +235,13 @@ fn send_transaction(ledger: &mut Ledger, params: &[Value]) -> Result<Value> {
     run(ledger, &transaction)
 }
 
+/// Preflight, then the transaction lands. Without the simulation a failing
+/// transaction would still cost its payer the fee in LiteSVM, which a
+/// validator's preflight refusal does not.
 fn run(ledger: &mut Ledger, transaction: &Transaction) -> Result<Value> {
+    if let Err(failed) = ledger.chain.simulate(transaction) {
+        return Err(preflight_failure(failed.error, failed.logs));
+    }
     let outcome = ledger.chain.execute(transaction).map_err(|error| {
         tracing::error!(target: "kiln.chain.serve", %error, "saving the chain failed");
         Error::internal_error()

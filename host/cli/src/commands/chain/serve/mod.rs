@@ -19,11 +19,12 @@
 //!   before someone else's transaction landed are not refused; an older one
 //!   is refused with `BlockhashNotFound`, which `RpcClient` users retry on a
 //!   fresh blockhash. A signature already processed is refused.
-//! - **Preflight always.** A transaction that fails is refused before it
-//!   lands, with agave's preflight error (`-32002`, the `TransactionError`
-//!   and the program's logs in `data`), so `RpcClient` surfaces the program
-//!   error exactly as a validator's preflight does. `skipPreflight` is
-//!   ignored: nothing failed ever lands here.
+//! - **Preflight always.** Every transaction is simulated first; one that
+//!   fails is refused without landing (no fee charged), with agave's
+//!   preflight error (`-32002`, the `TransactionError` and the program's
+//!   logs in `data`), so `RpcClient` surfaces the program error exactly as
+//!   a validator's preflight does. `skipPreflight` is ignored: nothing that
+//!   fails ever lands here.
 //! - **Finality.** What is accepted is final at once: statuses say
 //!   `finalized`, whatever commitment is asked for.
 //! - **Clock.** LiteSVM's clock moves only when told to. Here it follows the
