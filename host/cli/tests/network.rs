@@ -214,7 +214,8 @@ impl Network {
         network
     }
 
-    /// `kiln scheduler serve` on SQLite in the test's dir.
+    /// `kiln scheduler serve` on SQLite in the test's dir, with 500 ms
+    /// heartbeats, so a killed node is noticed after 1.5 s.
     fn start_scheduler(&mut self) {
         let database = format!("sqlite://{}", self.path("scheduler.db").display());
         let ready = self.children.start(
@@ -226,6 +227,8 @@ impl Network {
                 "127.0.0.1:0",
                 "--database",
                 &database,
+                "--heartbeat-interval-ms",
+                "500",
             ],
         );
         let address = ready
@@ -315,6 +318,13 @@ impl Network {
             serde_json::from_str(&self.ok(&["node", "keys", "--dir", node, "--json"])).unwrap();
         keys["node_id"].as_str().expect("node_id").to_owned()
     }
+}
+
+/// The running job of a node's status file (`kiln node status --json`).
+fn running_job(network: &Network, node: &str) -> Option<Value> {
+    let output = network.run(&["node", "status", "--dir", node, "--json"]);
+    let status: Value = serde_json::from_slice(&output.stdout).ok()?;
+    status["jobs"].as_array()?.first().cloned()
 }
 
 /// One JSON-RPC-over-HTTP exchange with `Connection: close`: status and body.
@@ -552,4 +562,108 @@ fn chain_serve_answers_like_a_validator_and_keeps_its_state_across_restarts() {
     let ready: Value = serde_json::from_str(&children.start("chain-again", &serve)).unwrap();
     let url = ready["url"].as_str().unwrap().to_owned();
     assert_eq!(balance(&url)["balance"], held);
+}
+
+#[test]
+fn a_node_killed_mid_job_is_paid_what_was_co_signed_and_the_job_finishes_elsewhere() {
+    // Given the network of the first test,
+    let nodes = ["node-a", "node-b"];
+    let mut network = Network::new(&nodes);
+    network.start_scheduler();
+    for node in nodes {
+        network.start_node(node);
+    }
+    network.ok(&["keys", "new", "--out", "renter.json"]);
+    network.chain(&[
+        "airdrop",
+        "--to",
+        "renter.json",
+        "--lamports",
+        "100000000000",
+    ]);
+    let before: Vec<u64> = nodes
+        .iter()
+        .map(|n| network.balance(&format!("{n}/node-key.json")))
+        .collect();
+
+    // when a renter submits a job that spins for several seconds (a receipt
+    // a second) and the node running it is killed with SIGKILL once it has
+    // run three seconds (so receipts were issued and counter-signed),
+    let workload = kiln_test_guests::guest_path("kiln_test_hostile");
+    std::fs::write(network.path("input.bin"), b"count:4000000000").unwrap();
+    let submit = kiln(network.dir.path())
+        .args([
+            "job",
+            "submit",
+            workload.to_str().unwrap(),
+            "--input",
+            "input.bin",
+        ])
+        .args([
+            "--fuel",
+            "400000000000",
+            "--max-rate",
+            MAX_RATE,
+            "--scheduler",
+        ])
+        .args([
+            &network.scheduler,
+            "--rpc",
+            &network.rpc,
+            "--key",
+            "renter.json",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + READY_TIMEOUT;
+    let killed = loop {
+        let running = nodes.iter().position(|node| {
+            running_job(&network, node)
+                .is_some_and(|job| job["wall_ms"].as_u64().unwrap_or(0) >= 3_000)
+        });
+        if let Some(index) = running {
+            break index;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no node ran the job for 3 s within {READY_TIMEOUT:?}\n{}",
+            network.children.stderrs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    network.children.kill(nodes[killed]);
+    let output = submit.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "kiln job submit failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        network.children.stderrs()
+    );
+    let outcome: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    // then the job finishes on the other node,
+    assert_eq!(outcome["state"], "done", "{outcome}");
+    let killed_id = network.node_id(nodes[killed]);
+    assert_eq!(
+        outcome["node"].as_str(),
+        Some(network.node_id(nodes[1 - killed]).as_str())
+    );
+    // the killed node's escrow is left with its co-signed receipt claimed,
+    let abandoned = outcome["abandoned"].as_array().expect("abandoned escrows");
+    assert_eq!(abandoned.len(), 1, "{outcome}");
+    assert_eq!(abandoned[0]["node"].as_str(), Some(killed_id.as_str()));
+    let seq = abandoned[0]["claimed_seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("nothing claimed: {outcome}"));
+    let escrow = abandoned[0]["escrow"].as_str().unwrap();
+    let job = network.chain(&["show", "job", escrow]);
+    assert_eq!(job["last_paid_seq"].as_u64(), Some(seq), "{job}");
+    let paid = job["paid"].as_u64().unwrap();
+    assert!(paid > 0 && paid < job["escrow"].as_u64().unwrap(), "{job}");
+    // and the killed node got exactly that, less the fee (it sent nothing).
+    let earned = network.balance(&format!("{}/node-key.json", nodes[killed])) - before[killed];
+    assert_eq!(earned, paid - paid * FEE_BPS / 10_000);
 }
