@@ -121,6 +121,19 @@ impl Drop for Children {
     }
 }
 
+/// A child outside [`Children`] (whose output the test reads at the end),
+/// killed if the test fails first.
+struct KillOnDrop(Option<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// The built `kiln`, run in `dir` with nothing from the environment that
 /// would point it elsewhere (a `kiln.toml` is looked up in the working dir).
 fn kiln(dir: &Path) -> Command {
@@ -587,55 +600,63 @@ fn a_node_killed_mid_job_is_paid_what_was_co_signed_and_the_job_finishes_elsewhe
         .collect();
 
     // when a renter submits a job that spins for several seconds (a receipt
-    // a second) and the node running it is killed with SIGKILL once it has
-    // run three seconds (so receipts were issued and counter-signed),
+    // a second; about ten seconds here, so the status file, written every
+    // second, sees it running) and the node running it is killed with
+    // SIGKILL once it has run 2.5 s (receipts issued and counter-signed),
     let workload = kiln_test_guests::guest_path("kiln_test_hostile");
-    std::fs::write(network.path("input.bin"), b"count:4000000000").unwrap();
-    let submit = kiln(network.dir.path())
-        .args([
-            "job",
-            "submit",
-            workload.to_str().unwrap(),
-            "--input",
-            "input.bin",
-        ])
-        .args([
-            "--fuel",
-            "400000000000",
-            "--max-rate",
-            MAX_RATE,
-            "--scheduler",
-        ])
-        .args([
-            &network.scheduler,
-            "--rpc",
-            &network.rpc,
-            "--key",
-            "renter.json",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    std::fs::write(network.path("input.bin"), b"count:8000000000").unwrap();
+    let mut submit = KillOnDrop(Some(
+        kiln(network.dir.path())
+            .args([
+                "job",
+                "submit",
+                workload.to_str().unwrap(),
+                "--input",
+                "input.bin",
+            ])
+            .args([
+                "--fuel",
+                "400000000000",
+                "--max-rate",
+                MAX_RATE,
+                "--scheduler",
+            ])
+            .args([
+                &network.scheduler,
+                "--rpc",
+                &network.rpc,
+                "--key",
+                "renter.json",
+                "--json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
     let deadline = std::time::Instant::now() + READY_TIMEOUT;
     let killed = loop {
         let running = nodes.iter().position(|node| {
             running_job(&network, node)
-                .is_some_and(|job| job["wall_ms"].as_u64().unwrap_or(0) >= 3_000)
+                .is_some_and(|job| job["wall_ms"].as_u64().unwrap_or(0) >= 2_500)
         });
         if let Some(index) = running {
             break index;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no node ran the job for 3 s within {READY_TIMEOUT:?}\n{}",
+            "no node ran the job for 2.5 s within {READY_TIMEOUT:?}\n{}",
             network.children.stderrs()
         );
         std::thread::sleep(Duration::from_millis(100));
     };
     network.children.kill(nodes[killed]);
-    let output = submit.wait_with_output().unwrap();
+    let output = submit
+        .0
+        .take()
+        .expect("running")
+        .wait_with_output()
+        .unwrap();
     assert!(
         output.status.success(),
         "kiln job submit failed: {}\n{}",
