@@ -25,9 +25,15 @@ use serde_json::Value;
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Lamports each operator and the admin start with.
-const OPERATOR_AIRDROP: u64 = 10_000_000_000;
-/// What each node stakes: tier 0's minimum with `kiln chain init`'s defaults.
-const NODE_STAKE: u64 = 1_000_000_000;
+const OPERATOR_AIRDROP: u64 = 20_000_000_000;
+/// What each node stakes (and declares to the scheduler): tier 1's minimum
+/// with `kiln chain init`'s defaults, so each node holds two jobs at once
+/// (`kiln node run`'s default `--max-jobs`). At tier 0 (one job) a killed
+/// node's job, requeued by the scheduler, can take the surviving node's
+/// only slot with a proposal the renter never confirms (it has resubmitted
+/// under a new escrow), holding the resubmitted job back until that
+/// proposal expires two minutes later: a known gap, not what this tests.
+const NODE_STAKE: u64 = 10_000_000_000;
 /// The treasury's cut, `kiln chain init`'s default.
 const FEE_BPS: u64 = 250;
 /// Lamports a transaction's fee payer pays per signature (precompile
@@ -258,6 +264,7 @@ impl Network {
     fn start_node(&mut self, node: &str) {
         let scheduler = self.scheduler.clone();
         let rpc = self.rpc.clone();
+        let stake = NODE_STAKE.to_string();
         let ready = self.children.start(
             node,
             &[
@@ -273,6 +280,8 @@ impl Network {
                 "local",
                 "--floor",
                 FLOOR,
+                "--stake",
+                &stake,
             ],
         );
         assert!(
