@@ -147,15 +147,41 @@ impl Embedded {
     }
 
     fn sync_clock(&mut self) {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-            });
         let mut clock = self.svm.get_sysvar::<Clock>();
-        clock.unix_timestamp = clock.unix_timestamp.max(wall);
+        clock.unix_timestamp = clock.unix_timestamp.max(wall_clock());
         clock.slot = clock.slot.saturating_add(1);
         self.svm.set_sysvar(&clock);
+    }
+
+    /// Moves the clock's unix time up to the wall clock (never back) without
+    /// starting a block: a validator's clock keeps time between blocks too,
+    /// and a server that answers reads between transactions
+    /// (`kiln chain serve`) calls this before each answer, so deadlines pass
+    /// while nobody sends anything.
+    pub fn catch_up_clock(&mut self) {
+        let mut clock = self.svm.get_sysvar::<Clock>();
+        let wall = wall_clock();
+        if clock.unix_timestamp < wall {
+            clock.unix_timestamp = wall;
+            self.svm.set_sysvar(&clock);
+        }
+    }
+
+    /// The clock's slot (one per block here).
+    pub fn slot(&self) -> u64 {
+        self.svm.get_sysvar::<Clock>().slot
+    }
+
+    /// Turns off LiteSVM's blockhash check, which accepts only the latest
+    /// blockhash. A validator accepts any of its last 150; a server that
+    /// hands out blockhashes to several processes (`kiln chain serve`) keeps
+    /// that window itself and checks a transaction's age before
+    /// [`Self::execute`]. Duplicate signatures are still refused.
+    pub fn without_blockhash_check(self) -> Self {
+        Self {
+            svm: self.svm.with_blockhash_check(false),
+            ..self
+        }
     }
 
     /// Runs an already signed transaction as it is (no new block first), the
@@ -192,6 +218,20 @@ impl Embedded {
                 logs: failed.meta.logs,
             })),
         }
+    }
+
+    /// Runs `transaction` on the current state and throws the outcome away
+    /// (a validator's preflight): LiteSVM charges the fee of a transaction
+    /// that fails while it runs, so a server that must refuse failures
+    /// without landing them simulates first.
+    pub fn simulate(&self, transaction: &Transaction) -> Result<(), Failed> {
+        self.svm
+            .simulate_transaction(transaction.clone())
+            .map(drop)
+            .map_err(|failed| Failed {
+                error: failed.err,
+                logs: failed.meta.logs,
+            })
     }
 
     /// Airdrops `lamports` to `address` in a new block and saves.
@@ -237,6 +277,15 @@ impl Embedded {
         }
         .save(path)
     }
+}
+
+/// Seconds since the Unix epoch (0 before it, `i64::MAX` past its range).
+fn wall_clock() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
 }
 
 /// Whether a save keeps `account`: a wallet or one of the program's state

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use kiln_client::job::Abandoned;
 use kiln_client::job::{open_result, parse_key};
 use kiln_client::{JobRequest, Ledger, Progress, Renter, SchedulerApi, SharedLedger};
 use kiln_protocol::{BenchmarkClass, JobLimits, Rates, WorkloadClass};
@@ -298,6 +299,7 @@ async fn submit_job(renter: &Renter, args: SubmitArgs, json: bool) -> Result<Exi
         })
         .await?;
     bar.finish_and_clear();
+    let abandoned = tokio::task::block_in_place(|| claim_abandoned(renter, &outcome.abandoned));
     outcome.receipts.write(&args.receipts)?;
     if let Some(output) = &outcome.output {
         std::fs::write(&args.output, output)?;
@@ -314,6 +316,7 @@ async fn submit_job(renter: &Renter, args: SubmitArgs, json: bool) -> Result<Exi
                 "settled": outcome.settled,
                 "output": outcome.output.as_ref().map(|_| args.output.display().to_string()),
                 "receipts": args.receipts.display().to_string(),
+                "abandoned": abandoned,
             })
         );
     } else {
@@ -330,10 +333,54 @@ async fn submit_job(renter: &Renter, args: SubmitArgs, json: bool) -> Result<Exi
             );
         }
         println!("receipts  {}", args.receipts.display());
+        for left in &abandoned {
+            println!(
+                "abandoned escrow {} (node {} vanished): {}; the rest returns with \
+                 `kiln chain expire --payer KEY --job {}` after its deadline and grace",
+                left["escrow"].as_str().unwrap_or_default(),
+                left["node"].as_str().unwrap_or_default(),
+                match left["claimed_seq"].as_u64() {
+                    Some(seq) => format!("claimed co-signed receipt #{seq} for the node"),
+                    None => "nothing co-signed to claim".to_owned(),
+                },
+                left["escrow"].as_str().unwrap_or_default(),
+            );
+        }
     }
     Ok(if outcome.output.is_some() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Escrows left by nodes that vanished mid-job. A vanished node cannot
+/// close its escrow, and only this process holds the receipt the renter
+/// co-signed for it, so the receipt is claimed now (the program pays the
+/// node, whoever sends the claim; the renter pays the fee). The rest of the
+/// escrow is the renter's after the deadline and grace (`kiln chain
+/// expire`). A failed claim is reported, not fatal: the job itself is done.
+fn claim_abandoned(renter: &Renter, abandoned: &[Abandoned]) -> Vec<serde_json::Value> {
+    abandoned
+        .iter()
+        .map(|left| {
+            let (claimed_seq, claim_error) = match &left.payable {
+                None => (None, None),
+                Some(receipt) => match renter.ledger().claim(renter.keypair(), receipt) {
+                    Ok(()) => (Some(receipt.receipt.seq), None),
+                    Err(error) => {
+                        eprintln!("kiln: claiming for vanished node {}: {error}", left.node);
+                        (None, Some(error.to_string()))
+                    }
+                },
+            };
+            serde_json::json!({
+                "job": left.job.to_string(),
+                "escrow": solana_address::Address::new_from_array(left.job.0).to_string(),
+                "node": left.node.to_string(),
+                "claimed_seq": claimed_seq,
+                "claim_error": claim_error,
+            })
+        })
+        .collect()
 }

@@ -135,6 +135,8 @@ pub enum ChainCommand {
         #[arg(long)]
         seconds: u32,
     },
+    /// Serve the embedded chain as a local Solana JSON-RPC endpoint (development only).
+    Serve(super::serve::ServeArgs),
     /// Show an account.
     Show {
         #[command(subcommand)]

@@ -1,9 +1,12 @@
 //! `kiln chain …`: the settlement program from the command line, on the
 //! embedded chain (`--embedded STATE`, the real ELF in LiteSVM, state kept in
 //! a file) or a cluster (`--rpc URL`). Program errors print their name, code
-//! and meaning; `--json` prints one JSON object per command.
+//! and meaning; `--json` prints one JSON object per command. `kiln chain
+//! --embedded STATE serve` puts the embedded chain behind a local JSON-RPC
+//! endpoint ([`serve`]), so separate processes share it through `--rpc`.
 
 mod args;
+mod serve;
 mod show;
 
 use std::path::Path;
@@ -56,8 +59,14 @@ fn refused_by_program(error: &anyhow::Error) -> bool {
 }
 
 fn execute(args: ChainArgs) -> Result<ExitCode> {
-    if let ChainCommand::AdvanceClock { seconds } = args.command {
-        return advance_clock(&args.backend, args.json, seconds);
+    match &args.command {
+        ChainCommand::AdvanceClock { seconds } => {
+            return advance_clock(&args.backend, args.json, *seconds);
+        }
+        ChainCommand::Serve(serve_args) => {
+            return serve::serve(&args.backend, args.json, serve_args);
+        }
+        _ => {}
     }
     let mut client = connect(&args.backend)?;
     let json = args.json;
@@ -175,7 +184,9 @@ fn execute(args: ChainArgs) -> Result<ExitCode> {
                 client.record_fault(&scheduler, &operator, slash_bps, evidence)?,
             ))
         }
-        ChainCommand::AdvanceClock { .. } => unreachable!("handled before connecting"),
+        ChainCommand::AdvanceClock { .. } | ChainCommand::Serve(_) => {
+            unreachable!("handled before connecting")
+        }
         ChainCommand::Show { what } => show::show(&client, json, what),
     }
 }

@@ -1,0 +1,699 @@
+//! The whole network as separate processes on one machine, set up exactly as
+//! the README's "The same network as separate processes" runs it: `kiln
+//! chain serve` (the real settlement ELF in LiteSVM behind JSON-RPC), the
+//! chain set up with one-shot `kiln chain … --rpc` commands, `kiln scheduler
+//! serve`, two `kiln node run` and a renter's `kiln job submit`, each its own
+//! process of the built binary, talking over loopback HTTP, WebSockets and
+//! JSON-RPC.
+//!
+//! Every child is killed when the test ends, however it ends ([`Children`]);
+//! servers listen on port 0 and the tests read the address from their ready
+//! line, so nothing races for a port. No assertion is about time: waits are
+//! generous and fail naming what was awaited, with every child's stderr.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Longest a server or node may take to print its ready line: a debug build
+/// on a loaded two-core machine compiles nothing at start, but the node
+/// probes the GPU (lavapipe) first.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Lamports each operator and the admin start with.
+const OPERATOR_AIRDROP: u64 = 20_000_000_000;
+/// What each node stakes (and declares to the scheduler): tier 1's minimum
+/// with `kiln chain init`'s defaults, so each node holds two jobs at once
+/// (`kiln node run`'s default `--max-jobs`). At tier 0 (one job) a killed
+/// node's job, requeued by the scheduler, can take the surviving node's
+/// only slot with a proposal the renter never confirms (it has resubmitted
+/// under a new escrow), holding the resubmitted job back until that
+/// proposal expires two minutes later: a known gap, not what this tests.
+const NODE_STAKE: u64 = 10_000_000_000;
+/// The treasury's cut, `kiln chain init`'s default.
+const FEE_BPS: u64 = 250;
+/// Lamports a transaction's fee payer pays per signature (precompile
+/// signatures included) on LiteSVM, as on mainnet.
+const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
+/// The nodes' price floor: per million fuel, per GPU second, per wall second.
+/// High enough that a small matmul pays the node more than it spends on the
+/// closing transaction's fee, so "the node was paid" shows in its balance.
+const FLOOR: &str = "20000,2000000,100000";
+/// The renter's most per million fuel, per GPU second, per wall second.
+const MAX_RATE: &str = "50000,5000000,200000";
+
+/// Children that are killed (SIGKILL) and reaped when dropped, so a failed
+/// assertion leaves no server behind. Their stderr goes to files in the
+/// test's directory, quoted in failure messages.
+struct Children {
+    dir: PathBuf,
+    running: Vec<(String, Child)>,
+}
+
+impl Children {
+    fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            running: Vec::new(),
+        }
+    }
+
+    /// Starts `kiln ARGS` as `name` and waits for the first line it prints
+    /// on stdout; returns that line. Later stdout is drained and dropped.
+    fn start(&mut self, name: &str, args: &[&str]) -> String {
+        let stderr = std::fs::File::create(self.stderr_path(name)).unwrap();
+        let mut child = kiln(&self.dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {name}: {error}"));
+        let stdout = child.stdout.take().expect("piped");
+        self.running.push((name.to_owned(), child));
+        let (line_tx, line_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout);
+            let mut first = String::new();
+            let _ = lines.read_line(&mut first);
+            let _ = line_tx.send(first);
+            // Keep the pipe open and empty, so the child never blocks on it.
+            let _ = std::io::copy(&mut lines, &mut std::io::sink());
+        });
+        match line_rx.recv_timeout(READY_TIMEOUT) {
+            Ok(line) if !line.is_empty() => line,
+            Ok(_) => panic!("{name} exited before it was ready\n{}", self.stderrs()),
+            Err(_) => panic!(
+                "{name} printed no ready line within {READY_TIMEOUT:?}\n{}",
+                self.stderrs()
+            ),
+        }
+    }
+
+    /// Kills `name` with SIGKILL, as a crash would.
+    fn kill(&mut self, name: &str) {
+        if let Some((_, child)) = self.running.iter_mut().find(|(n, _)| n == name) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn stderr_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.stderr"))
+    }
+
+    /// Every child's stderr, for a failure message.
+    fn stderrs(&self) -> String {
+        self.running
+            .iter()
+            .map(|(name, _)| {
+                let text = std::fs::read_to_string(self.stderr_path(name)).unwrap_or_default();
+                format!("--- {name} stderr ---\n{text}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.running {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A child outside [`Children`] (whose output the test reads at the end),
+/// killed if the test fails first.
+struct KillOnDrop(Option<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The built `kiln`, run in `dir` with nothing from the environment that
+/// would point it elsewhere (a `kiln.toml` is looked up in the working dir).
+fn kiln(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    command
+        .current_dir(dir)
+        .env_remove("KILN_CONFIG")
+        .env_remove("KILN_SCHEDULER")
+        .env_remove("KILN_RPC")
+        .env_remove("KILN_KEY");
+    command
+}
+
+/// A network's processes and the commands run against it.
+struct Network {
+    dir: tempfile::TempDir,
+    children: Children,
+    rpc: String,
+    scheduler: String,
+}
+
+impl Network {
+    /// `kiln chain serve` on a fresh state file, and the chain set up with
+    /// the CLI: the admin funded, `kiln chain init`, then for each of
+    /// `nodes` a node dir with its keys, funded, registered and staked.
+    fn new(nodes: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut children = Children::new(dir.path());
+        let ready = children.start(
+            "chain",
+            &[
+                "chain",
+                "--embedded",
+                "chain.json",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--json",
+            ],
+        );
+        let ready: Value = serde_json::from_str(&ready)
+            .unwrap_or_else(|error| panic!("chain serve's ready line {ready:?}: {error}"));
+        let rpc = ready["url"].as_str().expect("a url").to_owned();
+        let network = Self {
+            dir,
+            children,
+            rpc,
+            scheduler: String::new(),
+        };
+        network.ok(&["keys", "new", "--out", "admin.json"]);
+        network.chain(&[
+            "airdrop",
+            "--to",
+            "admin.json",
+            "--lamports",
+            &OPERATOR_AIRDROP.to_string(),
+        ]);
+        network.chain(&["init", "--admin", "admin.json", "--scheduler", "admin.json"]);
+        for node in nodes {
+            let key = format!("{node}/node-key.json");
+            network.ok(&["node", "keys", "--dir", node]);
+            network.chain(&[
+                "airdrop",
+                "--to",
+                &key,
+                "--lamports",
+                &OPERATOR_AIRDROP.to_string(),
+            ]);
+            network.chain(&[
+                "node",
+                "register",
+                "--operator",
+                &key,
+                "--receipt-key",
+                &key,
+                "--class",
+                "0",
+                "--region",
+                "local",
+                "--floor",
+                FLOOR,
+            ]);
+            network.chain(&[
+                "stake",
+                "--operator",
+                &key,
+                "--lamports",
+                &NODE_STAKE.to_string(),
+            ]);
+        }
+        network
+    }
+
+    /// `kiln scheduler serve` on SQLite in the test's dir, with 500 ms
+    /// heartbeats, so a killed node is noticed after 1.5 s.
+    fn start_scheduler(&mut self) {
+        let database = format!("sqlite://{}", self.path("scheduler.db").display());
+        let ready = self.children.start(
+            "scheduler",
+            &[
+                "scheduler",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                &database,
+                "--heartbeat-interval-ms",
+                "500",
+            ],
+        );
+        let address = ready
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|_| ready.contains("listening on"))
+            .unwrap_or_else(|| panic!("unexpected scheduler ready line {ready:?}"));
+        self.scheduler = format!("http://{address}");
+    }
+
+    /// `kiln node run` for the node dir `node`; returns once it is linked to
+    /// the scheduler (its ready line).
+    fn start_node(&mut self, node: &str) {
+        let scheduler = self.scheduler.clone();
+        let rpc = self.rpc.clone();
+        let stake = NODE_STAKE.to_string();
+        let ready = self.children.start(
+            node,
+            &[
+                "node",
+                "run",
+                "--dir",
+                node,
+                "--scheduler",
+                &scheduler,
+                "--rpc",
+                &rpc,
+                "--region",
+                "local",
+                "--floor",
+                FLOOR,
+                "--stake",
+                &stake,
+            ],
+        );
+        assert!(
+            ready.contains("linked"),
+            "unexpected {node} ready line {ready:?}"
+        );
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        kiln(self.dir.path()).args(args).output().unwrap()
+    }
+
+    /// Runs `kiln ARGS`, which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "kiln {args:?} failed ({}): {}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr),
+            self.children.stderrs()
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs `kiln chain --rpc URL ARGS --json`, which must succeed; its object.
+    fn chain(&self, args: &[&str]) -> Value {
+        let mut all = vec!["chain", "--rpc", &self.rpc];
+        all.extend_from_slice(args);
+        all.push("--json");
+        let stdout = self.ok(&all);
+        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{stdout:?}: {error}"))
+    }
+
+    /// Lamports at an address or keypair file.
+    fn balance(&self, who: &str) -> u64 {
+        self.chain(&["show", "balance", who])["balance"]
+            .as_u64()
+            .expect("a balance")
+    }
+
+    /// Fees the treasury has collected so far.
+    fn treasury_fees(&self) -> u64 {
+        self.chain(&["show", "treasury"])["fees"]
+            .as_u64()
+            .expect("fees")
+    }
+
+    /// A node dir's node id (hex), as `kiln job submit` reports the node.
+    fn node_id(&self, node: &str) -> String {
+        let keys: Value =
+            serde_json::from_str(&self.ok(&["node", "keys", "--dir", node, "--json"])).unwrap();
+        keys["node_id"].as_str().expect("node_id").to_owned()
+    }
+}
+
+/// The running job of a node's status file (`kiln node status --json`).
+fn running_job(network: &Network, node: &str) -> Option<Value> {
+    let output = network.run(&["node", "status", "--dir", node, "--json"]);
+    let status: Value = serde_json::from_slice(&output.stdout).ok()?;
+    status["jobs"].as_array()?.first().cloned()
+}
+
+/// One JSON-RPC-over-HTTP exchange with `Connection: close`: status and body.
+fn post(url: &str, body: &[u8]) -> (u16, String) {
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // A server may answer (413) and close before reading a large body.
+    let _ = stream.write_all(body);
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn a_job_runs_across_separate_processes_and_settles_on_the_served_chain() {
+    // Given the chain served, set up with the CLI, a scheduler and two nodes,
+    let nodes = ["node-a", "node-b"];
+    let mut network = Network::new(&nodes);
+    network.start_scheduler();
+    for node in nodes {
+        network.start_node(node);
+    }
+    network.ok(&["keys", "new", "--out", "renter.json"]);
+    network.chain(&[
+        "airdrop",
+        "--to",
+        "renter.json",
+        "--lamports",
+        "100000000000",
+    ]);
+    let before: Vec<u64> = nodes
+        .iter()
+        .map(|n| network.balance(&format!("{n}/node-key.json")))
+        .collect();
+    let fees_before = network.treasury_fees();
+
+    // when a renter submits a small matmul (n = 128, seed 7),
+    let workload = kiln_test_guests::guest_path("kiln_example_matmul");
+    let workload = workload.to_str().unwrap();
+    let mut input = 128u32.to_le_bytes().to_vec();
+    input.extend_from_slice(&7u32.to_le_bytes());
+    std::fs::write(network.path("input.bin"), &input).unwrap();
+    let submitted = network.ok(&[
+        "job",
+        "submit",
+        workload,
+        "--input",
+        "input.bin",
+        "--class",
+        "cpu",
+        "--max-rate",
+        MAX_RATE,
+        "--scheduler",
+        &network.scheduler,
+        "--rpc",
+        &network.rpc,
+        "--key",
+        "renter.json",
+        "--json",
+    ]);
+    let outcome: Value = serde_json::from_str(&submitted).unwrap();
+
+    // then it is done and settled, and the result is what the workload
+    // computes locally, metered the same way,
+    assert_eq!(outcome["state"], "done", "{outcome}");
+    assert_eq!(
+        outcome["settled"], true,
+        "the node closed the escrow: {outcome}"
+    );
+    let result = std::fs::read(network.path("result.bin")).unwrap();
+    network.ok(&[
+        "run",
+        workload,
+        "--input",
+        "input.bin",
+        "--output",
+        "local.bin",
+    ]);
+    assert_eq!(result, std::fs::read(network.path("local.bin")).unwrap());
+    // the receipts verify, against the chain too,
+    assert!(network.path("receipts.json").is_file());
+    let verified: Value = serde_json::from_str(&network.ok(&[
+        "receipts",
+        "verify",
+        "receipts.json",
+        "--rpc",
+        &network.rpc,
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(verified["valid"], true, "{verified}");
+    let cost = outcome["co_signed_cost"].as_u64().expect("a cost");
+    assert_eq!(verified["payable"].as_u64(), Some(cost), "{verified}");
+
+    // and the chain paid the node that ran it (less the fee, less what it
+    // paid to send the close), the treasury its fee, the other node nothing.
+    let fee = cost * FEE_BPS / 10_000;
+    assert!(fee > 0, "a cost of {cost} is too small to see the fee");
+    assert_eq!(network.treasury_fees() - fees_before, fee);
+    let ran = nodes
+        .iter()
+        .position(|n| outcome["node"].as_str() == Some(network.node_id(n).as_str()))
+        .unwrap_or_else(|| panic!("the job ran on neither node: {outcome}"));
+    let after: Vec<u64> = nodes
+        .iter()
+        .map(|n| network.balance(&format!("{n}/node-key.json")))
+        .collect();
+    let earned = after[ran] - before[ran];
+    let close_fee = cost - fee - earned;
+    assert!(
+        close_fee > 0 && close_fee.is_multiple_of(LAMPORTS_PER_SIGNATURE),
+        "the node earned {earned} of {} payable: only whole signature fees may be missing",
+        cost - fee
+    );
+    assert_eq!(
+        after[1 - ran],
+        before[1 - ran],
+        "the idle node's balance moved"
+    );
+}
+
+#[test]
+fn chain_serve_answers_like_a_validator_and_keeps_its_state_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut children = Children::new(dir.path());
+    let serve = [
+        "chain",
+        "--embedded",
+        "chain.json",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--json",
+    ];
+    let ready: Value = serde_json::from_str(&children.start("chain", &serve)).unwrap();
+    let url = ready["url"].as_str().unwrap().to_owned();
+
+    // Unknown methods, malformed JSON and bad parameters get JSON-RPC errors,
+    let (status, body) = post(
+        &url,
+        br#"{"jsonrpc":"2.0","id":1,"method":"getSlotLeaders"}"#,
+    );
+    assert_eq!(status, 200);
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+    assert_eq!(answer["id"], 1);
+    let (_, body) = post(&url, b"{not json");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+        -32700
+    );
+    let (_, body) = post(
+        &url,
+        br#"{"jsonrpc":"2.0","id":2,"method":"sendTransaction","params":["AAAA",{"encoding":"base64"}]}"#,
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+        -32602,
+        "{body}"
+    );
+    // and a body over the limit is refused before it is read.
+    // (Just over 64 KiB: small enough to sit in the socket's buffer whole,
+    // so the answer is read, not lost to a reset.)
+    let huge = vec![b' '; 100_000];
+    assert_eq!(post(&url, &huge).0, 413);
+
+    // A program error reaches the CLI through RpcClient as it would from a
+    // validator's preflight: init twice is refused by the program (exit 3).
+    let rpc = |args: &[&str]| {
+        kiln(dir.path())
+            .args(["chain", "--rpc", &url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        kiln(dir.path())
+            .args(["keys", "new", "--out", "admin.json"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        rpc(&["airdrop", "--to", "admin.json", "--lamports", "5000000000"])
+            .status
+            .success()
+    );
+    assert!(
+        rpc(&["init", "--admin", "admin.json", "--scheduler", "admin.json"])
+            .status
+            .success()
+    );
+    let again = rpc(&["init", "--admin", "admin.json", "--scheduler", "admin.json"]);
+    assert_eq!(
+        again.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("AccountAlreadyExists"));
+    let balance = |url: &str| -> Value {
+        let output = kiln(dir.path())
+            .args([
+                "chain",
+                "--rpc",
+                url,
+                "show",
+                "balance",
+                "admin.json",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let held = balance(&url)["balance"].clone();
+
+    // Killed and started again on the same state file, it has the same balances.
+    children.kill("chain");
+    let ready: Value = serde_json::from_str(&children.start("chain-again", &serve)).unwrap();
+    let url = ready["url"].as_str().unwrap().to_owned();
+    assert_eq!(balance(&url)["balance"], held);
+}
+
+#[test]
+fn a_node_killed_mid_job_is_paid_what_was_co_signed_and_the_job_finishes_elsewhere() {
+    // Given the network of the first test,
+    let nodes = ["node-a", "node-b"];
+    let mut network = Network::new(&nodes);
+    network.start_scheduler();
+    for node in nodes {
+        network.start_node(node);
+    }
+    network.ok(&["keys", "new", "--out", "renter.json"]);
+    network.chain(&[
+        "airdrop",
+        "--to",
+        "renter.json",
+        "--lamports",
+        "100000000000",
+    ]);
+    let before: Vec<u64> = nodes
+        .iter()
+        .map(|n| network.balance(&format!("{n}/node-key.json")))
+        .collect();
+
+    // when a renter submits a job that spins for several seconds (a receipt
+    // a second; about ten seconds here, so the status file, written every
+    // second, sees it running) and the node running it is killed with
+    // SIGKILL once it has run 2.5 s (receipts issued and counter-signed),
+    let workload = kiln_test_guests::guest_path("kiln_test_hostile");
+    std::fs::write(network.path("input.bin"), b"count:8000000000").unwrap();
+    let mut submit = KillOnDrop(Some(
+        kiln(network.dir.path())
+            .args([
+                "job",
+                "submit",
+                workload.to_str().unwrap(),
+                "--input",
+                "input.bin",
+            ])
+            .args([
+                "--fuel",
+                "400000000000",
+                "--max-rate",
+                MAX_RATE,
+                "--scheduler",
+            ])
+            .args([
+                &network.scheduler,
+                "--rpc",
+                &network.rpc,
+                "--key",
+                "renter.json",
+                "--json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let deadline = std::time::Instant::now() + READY_TIMEOUT;
+    let killed = loop {
+        let running = nodes.iter().position(|node| {
+            running_job(&network, node)
+                .is_some_and(|job| job["wall_ms"].as_u64().unwrap_or(0) >= 2_500)
+        });
+        if let Some(index) = running {
+            break index;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no node ran the job for 2.5 s within {READY_TIMEOUT:?}\n{}",
+            network.children.stderrs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    network.children.kill(nodes[killed]);
+    let output = submit
+        .0
+        .take()
+        .expect("running")
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kiln job submit failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        network.children.stderrs()
+    );
+    let outcome: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    // then the job finishes on the other node,
+    assert_eq!(outcome["state"], "done", "{outcome}");
+    let killed_id = network.node_id(nodes[killed]);
+    assert_eq!(
+        outcome["node"].as_str(),
+        Some(network.node_id(nodes[1 - killed]).as_str())
+    );
+    // the killed node's escrow is left with its co-signed receipt claimed,
+    let abandoned = outcome["abandoned"].as_array().expect("abandoned escrows");
+    assert_eq!(abandoned.len(), 1, "{outcome}");
+    assert_eq!(abandoned[0]["node"].as_str(), Some(killed_id.as_str()));
+    let seq = abandoned[0]["claimed_seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("nothing claimed: {outcome}"));
+    let escrow = abandoned[0]["escrow"].as_str().unwrap();
+    let job = network.chain(&["show", "job", escrow]);
+    assert_eq!(job["last_paid_seq"].as_u64(), Some(seq), "{job}");
+    let paid = job["paid"].as_u64().unwrap();
+    assert!(paid > 0 && paid < job["escrow"].as_u64().unwrap(), "{job}");
+    // and the killed node got exactly that, less the fee (it sent nothing).
+    let earned = network.balance(&format!("{}/node-key.json", nodes[killed])) - before[killed];
+    assert_eq!(earned, paid - paid * FEE_BPS / 10_000);
+}
