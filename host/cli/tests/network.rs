@@ -26,14 +26,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Lamports each operator and the admin start with.
 const OPERATOR_AIRDROP: u64 = 20_000_000_000;
-/// What each node stakes (and declares to the scheduler): tier 1's minimum
-/// with `kiln chain init`'s defaults, so each node holds two jobs at once
-/// (`kiln node run`'s default `--max-jobs`). At tier 0 (one job) a killed
-/// node's job, requeued by the scheduler, can take the surviving node's
-/// only slot with a proposal the renter never confirms (it has resubmitted
-/// under a new escrow), holding the resubmitted job back until that
-/// proposal expires two minutes later: a known gap, not what this tests.
-const NODE_STAKE: u64 = 10_000_000_000;
+/// What each node stakes (and declares to the scheduler): 1 SOL, tier 0,
+/// one job at a time. That is the case that once stalled the kill test: the
+/// scheduler requeues a killed node's job and may propose it to the
+/// surviving node's only slot just as the renter abandons it, and a cancel
+/// signed for the old attempt was refused as stale, so the proposal held
+/// the slot until it expired two minutes later. The renter now retries the
+/// cancel at the current attempt (`kiln_client::job::MAX_CANCEL_TRIES`);
+/// without that, this test waits out the proposal and times out.
+const NODE_STAKE: u64 = 1_000_000_000;
 /// The treasury's cut, `kiln chain init`'s default.
 const FEE_BPS: u64 = 250;
 /// Lamports a transaction's fee payer pays per signature (precompile

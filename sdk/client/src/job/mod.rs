@@ -45,6 +45,11 @@ pub use result::{open_result, result_key};
 /// round trip short at the cost of a status read per job every 25 ms.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(25);
 
+/// Cancels tried on a job the renter abandons, each after reading its
+/// attempt afresh: enough to win a race with a matcher that re-proposes it
+/// once or twice meanwhile.
+pub const MAX_CANCEL_TRIES: usize = 5;
+
 /// Times one job is submitted again after its node vanished, before the
 /// renter gives up.
 pub const MAX_RESUBMISSIONS: usize = 3;
@@ -331,23 +336,7 @@ impl Renter {
                 if moved {
                     self.drain_receipts(&job, &status, &mut receipts, opened, request, progress)
                         .await?;
-                    let _ = self
-                        .api
-                        .cancel(
-                            &job,
-                            &RenterSigned {
-                                attempt: status.attempt,
-                                signature: signature_hex(
-                                    &self.key,
-                                    &renter_action_message(
-                                        &job,
-                                        RenterAction::Cancel,
-                                        status.attempt,
-                                    ),
-                                ),
-                            },
-                        )
-                        .await;
+                    self.withdraw(&job).await;
                     tracing::warn!(%job, %node, "the node vanished; submitting again");
                     let left = Abandoned {
                         job,
@@ -406,6 +395,42 @@ impl Renter {
                 None => tokio::time::sleep(POLL_INTERVAL).await,
             }
         }
+    }
+
+    /// Cancels the scheduler's job at whatever attempt it has reached. After
+    /// a node vanishes the scheduler requeues the job and may propose it to
+    /// another node between the renter's status read and its cancel; a
+    /// cancel signed for the old attempt is then refused as stale, and the
+    /// proposal (which this renter will never confirm) would hold that
+    /// node's slot until it times out. So a stale refusal is retried with
+    /// the attempt read afresh, up to [`MAX_CANCEL_TRIES`] times.
+    async fn withdraw(&self, job: &PublicKey) {
+        for _ in 0..MAX_CANCEL_TRIES {
+            let status = match self.api.status(job).await {
+                Ok(status) => status,
+                Err(error) => {
+                    tracing::warn!(%job, %error, "status unavailable; cancelling blind");
+                    return;
+                }
+            };
+            if matches!(status.state.as_str(), "cancelled" | "done" | "failed") {
+                return;
+            }
+            let signed = RenterSigned {
+                attempt: status.attempt,
+                signature: signature_hex(
+                    &self.key,
+                    &renter_action_message(job, RenterAction::Cancel, status.attempt),
+                ),
+            };
+            match self.api.cancel(job, &signed).await {
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::debug!(%job, %error, attempt = status.attempt, "cancel refused; reading the job again");
+                }
+            }
+        }
+        tracing::warn!(%job, "could not cancel the abandoned job; its proposal will time out");
     }
 
     /// Settles an escrow a vanished node left: claims its co-signed receipt
