@@ -62,9 +62,52 @@ pub fn within(rates: [u64; 3], max: [u64; 3]) -> bool {
     rates.iter().zip(max).all(|(rate, max)| *rate <= max)
 }
 
+/// The floor of offer `chosen` (per million fuel, per GPU second, per wall
+/// second, from the offers' floor columns) if it is within `max`: the
+/// clearing rate of a pricing that charges the chosen node's own floor.
+/// `None` when `chosen` names no offer or its floor exceeds `max`.
+pub fn floor_within(chosen: u32, floors: [&[u64]; 3], max: [u64; 3]) -> Option<[u64; 3]> {
+    let i = usize::try_from(chosen).ok()?;
+    let floor = [*floors[0].get(i)?, *floors[1].get(i)?, *floors[2].get(i)?];
+    within(floor, max).then_some(floor)
+}
+
+/// Expands, inside a plugin's `impl Guest` of the `pricing` world, to a
+/// `clear` that quotes the chosen node's own floor when the job's maximum
+/// covers it ([`floor_within`]) and declines otherwise. A macro because each
+/// plugin generates its own bindings: it names that crate's `Job`, `Offers`,
+/// `Quote` and `Rates`.
+#[macro_export]
+macro_rules! clear_at_the_chosen_floor {
+    () => {
+        fn clear(job: Job, chosen: u32, market: Offers) -> Option<Quote> {
+            let max = &job.max_rates;
+            let floors = [
+                &market.floor_per_million_fuel[..],
+                &market.floor_per_gpu_second[..],
+                &market.floor_per_wall_second[..],
+            ];
+            let max = [
+                max.per_million_fuel,
+                max.per_gpu_second,
+                max.per_wall_second,
+            ];
+            let [per_million_fuel, per_gpu_second, per_wall_second] =
+                $crate::floor_within(chosen, floors, max)?;
+            Some(Quote {
+                rates: Rates {
+                    per_million_fuel,
+                    per_gpu_second,
+                    per_wall_second,
+                },
+            })
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{WorstCase, within};
+    use super::{WorstCase, floor_within, within};
 
     #[test]
     fn cost_is_the_exact_amount_in_millionths() {
@@ -84,6 +127,18 @@ mod tests {
         let job = WorstCase::new(u64::MAX, u64::MAX, true);
         assert_eq!(job.cost(u64::MAX, u64::MAX, u64::MAX), u128::MAX);
         assert!(job.cost(1, 0, 0) < job.cost(2, 0, 0));
+    }
+
+    #[test]
+    fn floor_within_takes_the_chosen_floor_if_the_job_pays_it() {
+        let fuel = [1, 5];
+        let gpu = [2, 6];
+        let wall = [3, 7];
+        let floors = [&fuel[..], &gpu[..], &wall[..]];
+        assert_eq!(floor_within(1, floors, [5, 6, 7]), Some([5, 6, 7]));
+        assert_eq!(floor_within(1, floors, [5, 5, 7]), None);
+        assert_eq!(floor_within(2, floors, [9, 9, 9]), None);
+        assert_eq!(floor_within(u32::MAX, floors, [9, 9, 9]), None);
     }
 
     #[test]

@@ -23,7 +23,6 @@ wit_bindgen::generate!({
 });
 
 use kiln::policy::types::FlagKind;
-use kiln_policy_kit::within;
 
 /// An offer above this multiple of the recent average is flagged.
 const ABOVE_MARKET_FACTOR: u128 = 3;
@@ -42,27 +41,7 @@ fn reference(rates: &Rates) -> u128 {
 struct Guard;
 
 impl Guest for Guard {
-    fn clear(job: Job, chosen: u32, market: Offers) -> Option<Quote> {
-        let i = usize::try_from(chosen).ok()?;
-        let floor = [
-            *market.floor_per_million_fuel.get(i)?,
-            *market.floor_per_gpu_second.get(i)?,
-            *market.floor_per_wall_second.get(i)?,
-        ];
-        let max = &job.max_rates;
-        let max = [
-            max.per_million_fuel,
-            max.per_gpu_second,
-            max.per_wall_second,
-        ];
-        within(floor, max).then_some(Quote {
-            rates: Rates {
-                per_million_fuel: floor[0],
-                per_gpu_second: floor[1],
-                per_wall_second: floor[2],
-            },
-        })
-    }
+    kiln_policy_kit::clear_at_the_chosen_floor!();
 
     fn screen(_job: Job, history: Vec<Rates>, offers: Offers) -> Vec<Flag> {
         let Some(minimum) = history.iter().map(reference).min() else {

@@ -142,6 +142,23 @@ fn price_guard_flags_offers_far_above_the_average_or_below_the_minimum() {
     );
 }
 
+/// Links a cheaper node in us-east and a dearer one in eu-west (where the
+/// tests' scheduler serves), equally reputed: rank-default picks the
+/// remote one, locality-first the local one. The links stay up while the
+/// returned guards live.
+async fn remote_and_local(scheduler: &Scheduler) -> (NodeSpec, NodeSpec, impl Sized) {
+    let mut remote = NodeSpec::cpu("remote");
+    remote.region = "us-east".to_owned();
+    remote.floor = rates(10);
+    let mut local = NodeSpec::cpu("local");
+    local.floor = rates(30);
+    let links = (
+        link(scheduler, &remote, 100 * SOL).await,
+        link(scheduler, &local, 100 * SOL).await,
+    );
+    (remote, local, links)
+}
+
 #[tokio::test]
 async fn swapping_the_rank_plugin_at_run_time_changes_assignments() {
     // Given a remote node that is cheaper and a local one (the scheduler
@@ -151,13 +168,7 @@ async fn swapping_the_rank_plugin_at_run_time_changes_assignments() {
     });
     let (store, _dir) = sqlite().await;
     let scheduler = Scheduler::open(store, fast_config()).await.unwrap();
-    let mut remote = NodeSpec::cpu("remote");
-    remote.region = "us-east".to_owned();
-    remote.floor = rates(10);
-    let mut local = NodeSpec::cpu("local");
-    local.floor = rates(30);
-    let _r = link(&scheduler, &remote, 100 * SOL).await;
-    let _l = link(&scheduler, &local, 100 * SOL).await;
+    let (remote, local, _links) = remote_and_local(&scheduler).await;
 
     // when rank-default ranks, the cheaper remote node wins;
     scheduler.set_rank_policy(Arc::new(host.load_rank(&plugin(RANK_DEFAULT)).unwrap()));
@@ -210,13 +221,7 @@ async fn a_swap_lands_at_once_and_the_pick_in_flight_finishes_on_the_old_plugin(
     });
     let (store, _dir) = sqlite().await;
     let scheduler = Scheduler::open(store, fast_config()).await.unwrap();
-    let mut remote = NodeSpec::cpu("remote");
-    remote.region = "us-east".to_owned();
-    remote.floor = rates(10);
-    let mut local = NodeSpec::cpu("local");
-    local.floor = rates(30);
-    let _r = link(&scheduler, &remote, 100 * SOL).await;
-    let _l = link(&scheduler, &local, 100 * SOL).await;
+    let (remote, local, _links) = remote_and_local(&scheduler).await;
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
     scheduler.set_rank_policy(Arc::new(Held {
