@@ -375,23 +375,32 @@ fn post(url: &str, body: &[u8]) -> (u16, String) {
     (status, body)
 }
 
+impl Network {
+    /// The served chain set up, a scheduler, a node per name, and a funded
+    /// renter (`renter.json`).
+    fn running(nodes: &[&str]) -> Self {
+        let mut network = Network::new(nodes);
+        network.start_scheduler();
+        for node in nodes {
+            network.start_node(node);
+        }
+        network.ok(&["keys", "new", "--out", "renter.json"]);
+        network.chain(&[
+            "airdrop",
+            "--to",
+            "renter.json",
+            "--lamports",
+            "100000000000",
+        ]);
+        network
+    }
+}
+
 #[test]
 fn a_job_runs_across_separate_processes_and_settles_on_the_served_chain() {
     // Given the chain served, set up with the CLI, a scheduler and two nodes,
     let nodes = ["node-a", "node-b"];
-    let mut network = Network::new(&nodes);
-    network.start_scheduler();
-    for node in nodes {
-        network.start_node(node);
-    }
-    network.ok(&["keys", "new", "--out", "renter.json"]);
-    network.chain(&[
-        "airdrop",
-        "--to",
-        "renter.json",
-        "--lamports",
-        "100000000000",
-    ]);
+    let network = Network::running(&nodes);
     let before: Vec<u64> = nodes
         .iter()
         .map(|n| network.balance(&format!("{n}/node-key.json")))
@@ -591,19 +600,7 @@ fn chain_serve_answers_like_a_validator_and_keeps_its_state_across_restarts() {
 fn a_node_killed_mid_job_is_paid_what_was_co_signed_and_the_job_finishes_elsewhere() {
     // Given the network of the first test,
     let nodes = ["node-a", "node-b"];
-    let mut network = Network::new(&nodes);
-    network.start_scheduler();
-    for node in nodes {
-        network.start_node(node);
-    }
-    network.ok(&["keys", "new", "--out", "renter.json"]);
-    network.chain(&[
-        "airdrop",
-        "--to",
-        "renter.json",
-        "--lamports",
-        "100000000000",
-    ]);
+    let mut network = Network::running(&nodes);
     let before: Vec<u64> = nodes
         .iter()
         .map(|n| network.balance(&format!("{n}/node-key.json")))
