@@ -24,6 +24,18 @@ use serde_json::Value;
 /// probes the GPU (lavapipe) first.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// `kiln chain serve` on the embedded chain in the test's dir, on a free
+/// port, its ready line as JSON.
+const CHAIN_SERVE: &[&str] = &[
+    "chain",
+    "--embedded",
+    "chain.json",
+    "serve",
+    "--listen",
+    "127.0.0.1:0",
+    "--json",
+];
+
 /// Lamports each operator and the admin start with.
 const OPERATOR_AIRDROP: u64 = 20_000_000_000;
 /// What each node stakes (and declares to the scheduler): 1 SOL, tier 0,
@@ -169,18 +181,7 @@ impl Network {
     fn new(nodes: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut children = Children::new(dir.path());
-        let ready = children.start(
-            "chain",
-            &[
-                "chain",
-                "--embedded",
-                "chain.json",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--json",
-            ],
-        );
+        let ready = children.start("chain", CHAIN_SERVE);
         let ready: Value = serde_json::from_str(&ready)
             .unwrap_or_else(|error| panic!("chain serve's ready line {ready:?}: {error}"));
         let rpc = ready["url"].as_str().expect("a url").to_owned();
@@ -496,16 +497,8 @@ fn a_job_runs_across_separate_processes_and_settles_on_the_served_chain() {
 fn chain_serve_answers_like_a_validator_and_keeps_its_state_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let mut children = Children::new(dir.path());
-    let serve = [
-        "chain",
-        "--embedded",
-        "chain.json",
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--json",
-    ];
-    let ready: Value = serde_json::from_str(&children.start("chain", &serve)).unwrap();
+    let serve = CHAIN_SERVE;
+    let ready: Value = serde_json::from_str(&children.start("chain", serve)).unwrap();
     let url = ready["url"].as_str().unwrap().to_owned();
 
     // Unknown methods, malformed JSON and bad parameters get JSON-RPC errors,
@@ -591,7 +584,7 @@ fn chain_serve_answers_like_a_validator_and_keeps_its_state_across_restarts() {
 
     // Killed and started again on the same state file, it has the same balances.
     children.kill("chain");
-    let ready: Value = serde_json::from_str(&children.start("chain-again", &serve)).unwrap();
+    let ready: Value = serde_json::from_str(&children.start("chain-again", serve)).unwrap();
     let url = ready["url"].as_str().unwrap().to_owned();
     assert_eq!(balance(&url)["balance"], held);
 }
