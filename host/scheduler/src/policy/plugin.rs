@@ -249,12 +249,21 @@ impl PricingPolicy for WasmPricing {
         market: &[Candidate],
     ) -> Result<Rates, PolicyError> {
         // The chosen first, then the rest of the market in the caller's
-        // order, at most MAX_CLEAR_MARKET in all (a caller may pass more).
-        let sample: Vec<Candidate> = std::iter::once(chosen)
-            .chain(market.iter().filter(|c| c.node != chosen.node))
-            .take(MAX_CLEAR_MARKET)
-            .cloned()
-            .collect();
+        // order, at most MAX_CLEAR_MARKET in all. The matcher passes exactly
+        // that; another caller's market is rearranged into it.
+        let as_given = market.len() <= MAX_CLEAR_MARKET
+            && market
+                .first()
+                .is_some_and(|first| first.node == chosen.node);
+        let sample: std::borrow::Cow<'_, [Candidate]> = if as_given {
+            std::borrow::Cow::Borrowed(market)
+        } else {
+            std::iter::once(chosen)
+                .chain(market.iter().filter(|c| c.node != chosen.node))
+                .take(MAX_CLEAR_MARKET)
+                .cloned()
+                .collect()
+        };
         match self
             .guard
             .run(&self.name, || self.call_clear(job, 0, &sample))
