@@ -30,10 +30,12 @@ use solana_address::Address;
 use solana_keypair::Keypair;
 use solana_signer::Signer as _;
 
-/// Lamports each node operator starts with: its stake and fees.
-pub const OPERATOR_AIRDROP: u64 = 10_000_000_000;
+/// Lamports each node operator starts with: its stake and fees (enough for
+/// a tier 1 stake of 10 SOL and the fees after it).
+pub const OPERATOR_AIRDROP: u64 = 20_000_000_000;
 
-/// Stake each node puts up: tier 0's minimum (1 SOL), four jobs at once.
+/// Stake each node puts up by default: tier 0's minimum (1 SOL), one job at
+/// a time (the scheduler's `StakeTiers`); ten times this is tier 1, four.
 pub const NODE_STAKE: u64 = 1_000_000_000;
 
 /// The treasury's cut of every payment, in basis points (2.5 %).
@@ -84,6 +86,9 @@ pub struct DevnetConfig {
     pub settle_wait: Duration,
     /// The standard benchmark component for the nodes' manifests.
     pub benchmark_component: Option<Vec<u8>>,
+    /// What each node stakes on chain and declares to the scheduler; see
+    /// [`NODE_STAKE`]. At most [`OPERATOR_AIRDROP`] less fees.
+    pub node_stake: u64,
 }
 
 impl DevnetConfig {
@@ -106,6 +111,7 @@ impl DevnetConfig {
             flow: FlowLimits::default(),
             settle_wait: Duration::from_secs(5),
             benchmark_component: None,
+            node_stake: NODE_STAKE,
         }
     }
 }
@@ -276,7 +282,7 @@ impl Devnet {
                         price_floor: self.config.price_floor,
                     },
                 )?;
-                chain.stake(&operator, NODE_STAKE)?;
+                chain.stake(&operator, self.config.node_stake)?;
             }
         }
         let mut runtime_config = RuntimeConfig::new(dir.join("scratch"));
@@ -292,7 +298,7 @@ impl Devnet {
         };
         let mut node_config = NodeConfig::new(&dir, &self.scheduler_url);
         node_config.price_floor = self.config.price_floor;
-        node_config.stake = NODE_STAKE;
+        node_config.stake = self.config.node_stake;
         node_config.metering = self.config.metering;
         node_config.flow = self.config.flow;
         node_config.settle_wait = self.config.settle_wait;

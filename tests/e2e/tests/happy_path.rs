@@ -89,3 +89,49 @@ async fn a_cpu_and_a_gpu_job_run_settle_and_verify() {
     let paid = outcome.co_signed_cost + image.co_signed_cost;
     assert!(fees > 0 && fees <= paid * u64::from(kiln_devnet::FEE_BPS) / 10_000);
 }
+
+/// A node staked at tier 1 (10 SOL: four jobs at once, `kiln node run`'s
+/// default two) runs two renters' jobs at the same time, each under its own
+/// escrow and receipt stream, and both settle. (At tier 0 the same test
+/// sees one job at a time and fails.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_at_tier_one_runs_two_jobs_at_once() {
+    let (devnet, _dir) = network(1, |c| c.node_stake = 10 * kiln_devnet::NODE_STAKE).await;
+    let node = devnet.nodes[0].node.as_ref().expect("the node runs");
+    let (first, second) = (
+        devnet.renter(1_000_000_000_000).unwrap(),
+        devnet.renter(1_000_000_000_000).unwrap(),
+    );
+    // Jobs of about two seconds each, so the two overlap if both are let in.
+    let mut request = cpu_job(guest("kiln_test_hostile"), b"count:1500000000".to_vec());
+    request.limits.fuel = 100_000_000_000;
+    let both = async { tokio::join!(first.run(&request, |_| {}), second.run(&request, |_| {})) };
+    // The node's own view, sampled while the jobs run: the most at once.
+    let watch = async {
+        let mut most = 0;
+        for _ in 0..3_000 {
+            most = most.max(node.status().jobs.len());
+            if most == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        most
+    };
+    let ((a, b), most) = tokio::join!(both, watch);
+    let (a, b) = (
+        a.expect("the first job runs"),
+        b.expect("the second job runs"),
+    );
+    assert_eq!(most, 2, "both jobs ran on the node at once");
+    for outcome in [&a, &b] {
+        assert_eq!(outcome.state, "done");
+        assert_eq!(outcome.node, devnet.nodes[0].id);
+        assert!(outcome.settled, "the node closed each escrow");
+        outcome
+            .receipts
+            .verify(None)
+            .expect("each receipt chain verifies");
+    }
+    assert_ne!(a.job, b.job, "two escrows");
+}
