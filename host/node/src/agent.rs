@@ -221,6 +221,11 @@ impl Node {
 }
 
 fn snapshot(shared: &Shared) -> NodeStatus {
+    // The counters first: a job counted as done is already out of `jobs` and
+    // its state transition applied (see `execute`), so one snapshot never
+    // shows a job both done and running.
+    let jobs_done = shared.jobs_done.load(Ordering::Acquire);
+    let earned_co_signed = shared.earned.load(Ordering::Relaxed);
     let jobs = lock(&shared.jobs)
         .values()
         .filter(|held| held.control.is_some())
@@ -237,8 +242,8 @@ fn snapshot(shared: &Shared) -> NodeStatus {
         link_sessions: sessions,
         linked: sessions > 0 && state != crate::state::NodeState::Idle,
         jobs,
-        jobs_done: shared.jobs_done.load(Ordering::Relaxed),
-        earned_co_signed: shared.earned.load(Ordering::Relaxed),
+        jobs_done,
+        earned_co_signed,
         updated_ms: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -293,8 +293,10 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
         jobs.remove(&id);
         jobs.values().filter(|held| held.control.is_some()).count()
     };
-    shared.jobs_done.fetch_add(1, Ordering::Relaxed);
     transition(shared, Event::JobEnded { running });
+    // Counted last, with Release: a status snapshot that sees the count (it
+    // reads it first, with Acquire) also sees the job gone and the state back.
+    shared.jobs_done.fetch_add(1, Ordering::Release);
 }
 
 #[cfg(test)]

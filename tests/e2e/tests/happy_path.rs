@@ -54,10 +54,17 @@ async fn a_cpu_and_a_gpu_job_run_settle_and_verify() {
             .verify(None)
             .is_ok()
     );
-    // The fee is 2.5 % of each payment, rounded down: the rendering costs
-    // enough for it to show.
     // The agent's status file (what `kiln node status` prints) catches up
-    // within its interval: jobs done and co-signed earnings across both nodes.
+    // within its interval: jobs done and co-signed earnings across both nodes,
+    // both nodes linked and idle again.
+    let settled_view = |statuses: &[kiln_node::status::NodeStatus]| {
+        statuses.iter().map(|s| s.jobs_done).sum::<u64>() == 2
+            && statuses
+                .iter()
+                .all(|s| s.linked && s.state == "READY" && s.jobs.is_empty())
+            && statuses.iter().map(|s| s.earned_co_signed).sum::<u64>()
+                == outcome.co_signed_cost + image.co_signed_cost
+    };
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let statuses = loop {
         let statuses: Vec<_> = devnet
@@ -68,26 +75,23 @@ async fn a_cpu_and_a_gpu_job_run_settle_and_verify() {
                     .unwrap()
             })
             .collect();
-        if statuses.iter().map(|s| s.jobs_done).sum::<u64>() == 2
-            || std::time::Instant::now() > until
-        {
+        if settled_view(&statuses) || std::time::Instant::now() > until {
             break statuses;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert_eq!(statuses.iter().map(|s| s.jobs_done).sum::<u64>(), 2);
     assert!(
-        statuses
-            .iter()
-            .all(|s| s.linked && s.state == "READY" && s.jobs.is_empty())
+        settled_view(&statuses),
+        "the nodes' status files never showed both jobs done and paid: {statuses:#?}"
     );
-    assert_eq!(
-        statuses.iter().map(|s| s.earned_co_signed).sum::<u64>(),
-        outcome.co_signed_cost + image.co_signed_cost
-    );
+    // The fee is 2.5 % of each payment, rounded down: the rendering costs
+    // enough for it to show.
     let fees = devnet.treasury_balance() - treasury_before;
     let paid = outcome.co_signed_cost + image.co_signed_cost;
-    assert!(fees > 0 && fees <= paid * u64::from(kiln_devnet::FEE_BPS) / 10_000);
+    assert!(
+        fees > 0 && fees <= paid * u64::from(kiln_devnet::FEE_BPS) / 10_000,
+        "fees {fees} for {paid} paid"
+    );
 }
 
 /// A node staked at tier 1 (10 SOL: four jobs at once, `kiln node run`'s
