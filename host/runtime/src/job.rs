@@ -34,20 +34,25 @@
 //!   yields at every tick, so either wins within one tick even inside a tight
 //!   loop. The deadline counts wall-clock time since the job started, paused
 //!   time included (it bounds how long the node holds the job's resources).
-//! - **Memory** is capped by [`crate::limiter`]; **output** is checked by
-//!   length before a byte of it is copied out of the guest; **stdout/stderr**
-//!   are captured up to a cap ([`crate::stdio`]).
-//! - The job's **scratch directory** is removed when the task ends, whatever
-//!   ended it ([`crate::scratch`]).
+//! - **Memory** is capped by [`crate::limiter`]; **output** is copied out as
+//!   wasmtime lifts it (at most the guest's own memory) and refused if over
+//!   its cap; **stdout/stderr** are captured up to a cap ([`crate::stdio`]).
+//! - **Teardown** follows the report: the host extensions' state ends before
+//!   it (a GPU job's last timestamps are billed, its GPU objects released);
+//!   the store, the scratch directory ([`crate::scratch`]) and the job's
+//!   slot are released right after, on a blocking thread, so the report does
+//!   not wait for them. However the job ended, they are released.
 //!
 //! Whatever ends the job, its [`JobReport`] carries the usage consumed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use kiln_protocol::Usage;
 use wasmtime::Trap;
-use wasmtime::component::{ResourceTable, WasmList, WasmStr};
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::Inner;
@@ -182,8 +187,16 @@ pub(crate) fn start(
         allowance: limits.fuel_allowance.unwrap_or(u64::MAX),
     };
     let meter = Arc::new(Meter::new(limits.fuel, control));
-    let task = tokio::spawn(execute(runtime, workload, input, limits, meter.clone()));
-    JobHandle::new(meter, task)
+    let (report, reported) = tokio::sync::oneshot::channel();
+    tokio::spawn(execute(
+        runtime,
+        workload,
+        input,
+        limits,
+        meter.clone(),
+        report,
+    ));
+    JobHandle::new(meter, reported)
 }
 
 async fn execute(
@@ -192,13 +205,16 @@ async fn execute(
     input: Vec<u8>,
     limits: JobLimits,
     meter: Arc<Meter>,
-) -> JobReport {
+    report: tokio::sync::oneshot::Sender<JobReport>,
+) {
     let mut kill = meter.killed();
     let mut time_to_entry = None;
     let mut pipes = None;
-
+    // The instance after `run` returned, for the teardown.
+    let mut finished = None;
+    let mut teardown = None;
     let result = 'job: {
-        let Ok(_slot) = runtime.slots.acquire().await else {
+        let Ok(slot) = runtime.slots.clone().acquire_owned().await else {
             break 'job Err(JobError::Setup("runtime is shutting down".into()));
         };
         let warm = warm::take(&workload);
@@ -230,6 +246,7 @@ async fn execute(
                 if let Ok(remaining) = prepared.store.get_fuel() {
                     meter.record_remaining_fuel(remaining);
                 }
+                finished = Some(prepared);
                 result
             };
             tokio::pin!(call);
@@ -242,10 +259,15 @@ async fn execute(
                 }
             }
         };
-        // The call (and with it the store and scratch dir) is dropped by now.
-        if let Err(error) = runtime.scratch.refill() {
-            tracing::warn!(%error, "could not make scratch directories ahead of time");
-        }
+        // After a kill or a deadline the call, and with it the store and
+        // scratch dir, is dropped by now; after `run` returned, they are
+        // in `finished`. Its host extensions end now, before the report
+        // reads the meter; the rest after the report is sent.
+        let finished = finished.take().map(|mut prepared| {
+            prepared.store.data_mut().extensions.clear();
+            prepared
+        });
+        teardown = Some((finished, slot));
         match result {
             Err(JobError::OutOfFuel { .. }) => Err(JobError::OutOfFuel { limit: limits.fuel }),
             other => other,
@@ -256,7 +278,7 @@ async fn execute(
         Some((stdout, stderr)) => (stdout.take(), stderr.take()),
         None => ((Vec::new(), 0), (Vec::new(), 0)),
     };
-    JobReport {
+    let _ = report.send(JobReport {
         result,
         usage: meter.usage(),
         gpu_time_host_measured: meter.gpu_time_host_measured(),
@@ -265,11 +287,38 @@ async fn execute(
         stderr,
         stderr_dropped,
         time_to_entry,
+    });
+    if let Some((finished, slot)) = teardown {
+        tear_down(&runtime, finished, slot);
     }
 }
 
-/// Calls `run` on a configured instance, checking the output's size before
-/// copying it out of the guest.
+/// Ends a job's resources off its critical path, after its report is sent:
+/// dropping the store (decommitting its memory), removing the scratch
+/// directory and making its replacement (tens of microseconds each on a disk
+/// mounted with `discard`) happen on a blocking thread, which holds the job's
+/// slot until they are done, so a runtime never holds more jobs' resources
+/// than it has slots. (The host extensions' state ended before the report:
+/// a GPU job's last timestamps are in its usage, its GPU objects released.)
+fn tear_down(runtime: &Arc<Inner>, finished: Option<Prepared>, slot: OwnedSemaphorePermit) {
+    let runtime = Arc::clone(runtime);
+    tokio::task::spawn_blocking(move || {
+        drop(finished);
+        if let Err(error) = runtime.scratch.refill() {
+            tracing::warn!(%error, "could not make scratch directories ahead of time");
+        }
+        drop(slot);
+    });
+}
+
+/// Calls `run` on a configured instance and checks its output's size.
+///
+/// The output is copied out of the guest while wasmtime lifts the result:
+/// wasmtime runs the guest's post-return function (which frees the output's
+/// buffer) before `call_async` returns, so a borrowed `WasmList` would be read
+/// from freed guest memory. The copy is bounded by the guest's own linear
+/// memory (the job's memory limit) and refused right after if it is over
+/// the output cap.
 async fn call_run(
     prepared: &mut Prepared,
     workload: &Workload,
@@ -277,7 +326,7 @@ async fn call_run(
     output_cap: u64,
     on_entry: impl FnOnce(),
 ) -> Result<Vec<u8>, JobError> {
-    type RunResult = (Result<WasmList<u8>, WasmStr>,);
+    type RunResult = (Result<Vec<u8>, String>,);
     let store = &mut prepared.store;
     let run = prepared
         .instance
@@ -297,15 +346,15 @@ async fn call_run(
                     limit: output_cap,
                 });
             }
-            Ok(output.as_le_slice(&*store).to_vec())
+            Ok(output)
         }
-        Err(message) => {
-            let message = message.to_str(&*store).map_err(classify)?;
+        Err(mut message) => {
             let mut end = message.len().min(MAX_GUEST_ERROR_BYTES);
             while !message.is_char_boundary(end) {
                 end -= 1;
             }
-            Err(JobError::Guest(message[..end].to_owned()))
+            message.truncate(end);
+            Err(JobError::Guest(message))
         }
     }
 }

@@ -72,7 +72,8 @@ pub(crate) struct Inner {
     cache: cache::ComponentCache,
     scratch: scratch::ScratchPool,
     config: RuntimeConfig,
-    slots: Semaphore,
+    /// Job slots; a job's permit is held until its teardown is over.
+    slots: Arc<Semaphore>,
     warm_budget: Arc<Semaphore>,
     starts: StartCounters,
     _ticker: Option<engine::EpochTicker>,
@@ -110,7 +111,9 @@ impl Runtime {
         } else {
             None
         };
-        let slots = Semaphore::new(usize::try_from(config.max_concurrent_jobs.max(1)).unwrap_or(1));
+        let slots = Arc::new(Semaphore::new(
+            usize::try_from(config.max_concurrent_jobs.max(1)).unwrap_or(1),
+        ));
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,

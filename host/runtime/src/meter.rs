@@ -134,7 +134,8 @@ impl Meter {
 #[derive(Debug)]
 pub struct JobHandle {
     control: JobControl,
-    task: Option<tokio::task::JoinHandle<JobReport>>,
+    /// Where the job's task sends its report, before it tears the job down.
+    report: Option<tokio::sync::oneshot::Receiver<JobReport>>,
 }
 
 /// The controls of a running job without the job itself: cheap to clone, so a
@@ -194,10 +195,13 @@ impl JobControl {
 }
 
 impl JobHandle {
-    pub(crate) fn new(meter: Arc<Meter>, task: tokio::task::JoinHandle<JobReport>) -> Self {
+    pub(crate) fn new(
+        meter: Arc<Meter>,
+        report: tokio::sync::oneshot::Receiver<JobReport>,
+    ) -> Self {
         Self {
             control: JobControl { meter },
-            task: Some(task),
+            report: Some(report),
         }
     }
 
@@ -243,14 +247,15 @@ impl JobHandle {
 
     /// Waits for the job to end.
     pub async fn wait(mut self) -> JobReport {
-        let task = self
-            .task
+        let report = self
+            .report
             .take()
-            .expect("a handle's task is taken only by wait");
-        match task.await {
+            .expect("a handle's report is taken only by wait");
+        match report.await {
             Ok(report) => report,
-            Err(error) => JobReport {
-                result: Err(JobError::Setup(format!("job task failed: {error}"))),
+            // The task ended without a report: it panicked.
+            Err(_) => JobReport {
+                result: Err(JobError::Setup("job task failed before its report".into())),
                 usage: self.control.usage(),
                 gpu_time_host_measured: self.control.gpu_time_host_measured(),
                 stdout: Vec::new(),
@@ -265,7 +270,7 @@ impl JobHandle {
 
 impl Drop for JobHandle {
     fn drop(&mut self) {
-        if self.task.is_some() {
+        if self.report.is_some() {
             self.kill();
         }
     }
