@@ -258,42 +258,91 @@ impl Gpu {
     ) -> Result<(), Error> {
         self.scoped(|| {
             let encoder = self.device.create_command_encoder(None);
-            let pass = encoder.begin_compute_pass(None);
-            pass.set_pipeline(&kernel.pipeline);
-            for (group, index) in groups.iter().zip(0u32..) {
-                let _ = pass.set_bind_group(index, Some(&group.inner), None, None, None);
-            }
-            let [x, y, z] = workgroups;
-            pass.dispatch_workgroups(x, Some(y), Some(z));
-            pass.end();
-            let commands = encoder.finish(None);
-            self.queue.submit(&[&commands]);
+            encode_dispatch(&encoder, kernel, groups, workgroups);
+            self.queue.submit(&[&encoder.finish(None)]);
         })
     }
 
     /// Copies `len` bytes of `buffer` from `offset` back to the job (both
     /// multiples of 4), waiting for the GPU work before it.
     pub fn read(&self, buffer: &Buffer, offset: u64, len: u64) -> Result<Vec<u8>, Error> {
-        let staging = self.buffer(len, BufferUsage::MAP_READ | BufferUsage::COPY_DST)?;
+        let staging = self.staging(len)?;
         self.scoped(|| {
             let encoder = self.device.create_command_encoder(None);
-            encoder.copy_buffer_to_buffer(
-                &buffer.inner,
-                Some(offset),
-                &staging.inner,
-                Some(0),
-                Some(len),
-            );
-            let commands = encoder.finish(None);
-            self.queue.submit(&[&commands]);
+            encode_copy(&encoder, buffer, offset, &staging, len);
+            self.queue.submit(&[&encoder.finish(None)]);
         })?;
-        block_on(staging.inner.map_async(wgpu::GpuMapMode::READ, None, None))
-            .map_err(|e| Error::Map(e.message))?;
-        let bytes = staging
-            .inner
-            .get_mapped_range_get_with_copy(None, None)
-            .map_err(|e| Error::Map(e.message));
-        let _ = staging.inner.unmap();
-        bytes
+        map_and_copy(&staging)
     }
+
+    /// [`Gpu::dispatch`] then [`Gpu::read`] of `len` bytes of `output` from
+    /// `offset`, in one submission: a compute job's usual last step, with
+    /// one trip to the GPU and back instead of two.
+    pub fn dispatch_and_read(
+        &self,
+        kernel: &Kernel,
+        groups: &[&BindGroup],
+        workgroups: [u32; 3],
+        (output, offset, len): (&Buffer, u64, u64),
+    ) -> Result<Vec<u8>, Error> {
+        let staging = self.staging(len)?;
+        self.scoped(|| {
+            let encoder = self.device.create_command_encoder(None);
+            encode_dispatch(&encoder, kernel, groups, workgroups);
+            encode_copy(&encoder, output, offset, &staging, len);
+            self.queue.submit(&[&encoder.finish(None)]);
+        })?;
+        map_and_copy(&staging)
+    }
+
+    /// A buffer of `len` bytes to map and read on the job's side.
+    fn staging(&self, len: u64) -> Result<Buffer, Error> {
+        self.buffer(len, BufferUsage::MAP_READ | BufferUsage::COPY_DST)
+    }
+}
+
+/// Records a compute pass running `kernel` on `workgroups`.
+fn encode_dispatch(
+    encoder: &wgpu::GpuCommandEncoder,
+    kernel: &Kernel,
+    groups: &[&BindGroup],
+    workgroups: [u32; 3],
+) {
+    let pass = encoder.begin_compute_pass(None);
+    pass.set_pipeline(&kernel.pipeline);
+    for (group, index) in groups.iter().zip(0u32..) {
+        let _ = pass.set_bind_group(index, Some(&group.inner), None, None, None);
+    }
+    let [x, y, z] = workgroups;
+    pass.dispatch_workgroups(x, Some(y), Some(z));
+    pass.end();
+}
+
+/// Records a copy of `len` bytes of `from` at `offset` to the start of `staging`.
+fn encode_copy(
+    encoder: &wgpu::GpuCommandEncoder,
+    from: &Buffer,
+    offset: u64,
+    staging: &Buffer,
+    len: u64,
+) {
+    encoder.copy_buffer_to_buffer(
+        &from.inner,
+        Some(offset),
+        &staging.inner,
+        Some(0),
+        Some(len),
+    );
+}
+
+/// Maps `staging` (waiting for the work before it) and copies it out.
+fn map_and_copy(staging: &Buffer) -> Result<Vec<u8>, Error> {
+    block_on(staging.inner.map_async(wgpu::GpuMapMode::READ, None, None))
+        .map_err(|e| Error::Map(e.message))?;
+    let bytes = staging
+        .inner
+        .get_mapped_range_get_with_copy(None, None)
+        .map_err(|e| Error::Map(e.message));
+    let _ = staging.inner.unmap();
+    bytes
 }

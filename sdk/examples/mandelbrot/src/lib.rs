@@ -264,8 +264,12 @@ mod component {
             gpu.write(&uniforms, 0, &params.uniform_bytes())?;
             let pixels = gpu.storage_buffer(params.pixel_bytes())?;
             let group = gpu.bind(&kernel, 0, &[&uniforms, &pixels])?;
-            gpu.dispatch(&kernel, &[&group], params.workgroups())?;
-            let indices = gpu.read(&pixels, 0, params.pixel_bytes())?;
+            let indices = gpu.dispatch_and_read(
+                &kernel,
+                &[&group],
+                params.workgroups(),
+                (&pixels, 0, params.pixel_bytes()),
+            )?;
             encode_png(params.width, params.height, &indices)
         }
     }

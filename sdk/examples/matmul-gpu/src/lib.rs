@@ -213,8 +213,12 @@ mod component {
             gpu.write(&gb, 0, &to_bytes(&b))?;
             gpu.write(&dims, 0, &job.uniform_bytes())?;
             let group = gpu.bind(&kernel, 0, &[&ga, &gb, &gc, &dims])?;
-            gpu.dispatch(&kernel, &[&group], job.workgroups())?;
-            let product = from_bytes(&gpu.read(&gc, 0, bytes)?);
+            let product = from_bytes(&gpu.dispatch_and_read(
+                &kernel,
+                &[&group],
+                job.workgroups(),
+                (&gc, 0, bytes),
+            )?);
             finish(job, &product)
         }
     }
