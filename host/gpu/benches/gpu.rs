@@ -8,11 +8,15 @@
 //! 2. Matmul (the GPU example at its default n = 256, without its CPU
 //!    check): the same comparison.
 //! 3. Per-call overhead: a trivial host call (`gpu-buffer.size`) from the
-//!    guest, by difference between 1 and 200,000 calls.
+//!    guest, by difference between 1 and 200,000 calls; and what the SDK's
+//!    error checking adds to each call (three error scopes, the pops async).
 //!
 //! Target: the guest path within 1.1x of native for the examples' default
-//! sizes. Each figure is the median of interleaved rounds; set
-//! `KILN_BENCH_QUICK=1` for a short smoke run.
+//! sizes. Each figure is the median of interleaved rounds, each timed run
+//! after a short pause ([`SETTLE`]); the examples' line is followed by the
+//! median of the rounds' guest-minus-native differences, steadier than the
+//! ratio on a shared machine. `KILN_BENCH_ROUNDS=N` sets the rounds (11 by
+//! default), `KILN_BENCH_QUICK=1` runs 3 for a smoke run.
 
 use kiln_test_guests::guest;
 use std::time::{Duration, Instant};
@@ -25,12 +29,29 @@ use kiln_runtime::{JobLimits, Runtime, RuntimeConfig, Workload};
 /// Host calls in the per-call measurement.
 const CALLS: u64 = 200_000;
 
+/// Empty `Gpu::scoped` calls in the error-checking measurement.
+const SCOPED: u64 = 20_000;
+
 fn rounds() -> usize {
-    if std::env::var_os("KILN_BENCH_QUICK").is_some() {
+    if let Some(rounds) = std::env::var("KILN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+    {
+        rounds
+    } else if std::env::var_os("KILN_BENCH_QUICK").is_some() {
         3
     } else {
         11
     }
+}
+
+/// A pause before each timed run, so that background work of the run
+/// before it (a guest job's teardown after its report, wgpu's and lavapipe's
+/// threads) lands in neither path's time.
+const SETTLE: Duration = Duration::from_millis(5);
+
+fn settle() {
+    std::thread::sleep(SETTLE);
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -242,11 +263,18 @@ fn main() {
         );
 
         // For a profiler: KILN_BENCH_PROFILE=guest|native runs only that
-        // path of the Mandelbrot example, 200 times, and prints nothing else.
+        // path of the Mandelbrot example, 200 times, and prints nothing else;
+        // `probe` runs the near-empty GPU job 2,000 times (the per-job floor).
         match std::env::var("KILN_BENCH_PROFILE").as_deref() {
             Ok("guest") => {
                 for _ in 0..200 {
                     guest_job(&runtime, &mandelbrot, &mandel_input).await;
+                }
+                return;
+            }
+            Ok("probe") => {
+                for _ in 0..2_000 {
+                    guest_job(&runtime, &probe, b"calls:1").await;
                 }
                 return;
             }
@@ -261,34 +289,61 @@ fn main() {
         let mut samples: [Vec<Duration>; 4] = Default::default();
         let mut gpu_ns = [Vec::new(), Vec::new()];
         for _ in 0..rounds() {
+            settle();
             let (t, _, ns) = guest_job(&runtime, &mandelbrot, &mandel_input).await;
             samples[0].push(t);
             gpu_ns[0].push(Duration::from_nanos(ns));
+            settle();
             let started = Instant::now();
             std::hint::black_box(native_mandelbrot(&shared, params));
             samples[1].push(started.elapsed());
+            settle();
             let (t, _, ns) = guest_job(&runtime, &matmul, &matmul_input).await;
             samples[2].push(t);
             gpu_ns[1].push(Duration::from_nanos(ns));
+            settle();
             let started = Instant::now();
             std::hint::black_box(native_matmul(&shared, job));
             samples[3].push(started.elapsed());
         }
+        let gaps = |guest: &[Duration], native: &[Duration]| {
+            median(
+                guest
+                    .iter()
+                    .zip(native)
+                    .map(|(g, n)| g.saturating_sub(*n))
+                    .collect(),
+            )
+        };
+        let (mandel_gap, matmul_gap) = (
+            gaps(&samples[0], &samples[1]),
+            gaps(&samples[2], &samples[3]),
+        );
         let [mg, mn, xg, xn] = samples.map(median);
         let [mgpu, xgpu] = gpu_ns.map(median);
 
         let mut one = Vec::new();
         let mut many = Vec::new();
+        let mut scoped = Vec::new();
         for _ in 0..rounds() {
+            settle();
             one.push(guest_job(&runtime, &probe, b"calls:1").await.0);
+            settle();
             many.push(
                 guest_job(&runtime, &probe, format!("calls:{CALLS}").as_bytes())
+                    .await
+                    .0,
+            );
+            settle();
+            scoped.push(
+                guest_job(&runtime, &probe, format!("scopes:{SCOPED}").as_bytes())
                     .await
                     .0,
             );
         }
         let floor = median(one.clone());
         let per_call = median(many).saturating_sub(floor).as_nanos() as f64 / CALLS as f64;
+        let per_scoped = median(scoped).saturating_sub(floor).as_nanos() as f64 / SCOPED as f64;
 
         println!(
             "kiln GPU benchmark on {} ({:?}, {:?}), {} rounds, medians",
@@ -320,7 +375,13 @@ fn main() {
             ratio(xg, xn),
             xgpu
         );
+        println!(
+            "guest - native, median of the rounds' differences: mandelbrot {mandel_gap:.2?}, matmul {matmul_gap:.2?}"
+        );
         println!("trivial host call (gpu-buffer.size): {per_call:.0} ns per call ({CALLS} calls)");
+        println!(
+            "an error-checked SDK call's own cost (three error scopes pushed and popped): {per_scoped:.0} ns ({SCOPED} calls)"
+        );
         println!(
             "a GPU job doing next to nothing (the probe: open, one buffer, one call): {floor:.2?}"
         );

@@ -78,6 +78,14 @@ mod component {
                 }
                 format!("calls {total}")
             }
+            "scopes" => {
+                // An error-checked call's overhead: empty work in the
+                // wrapper's three error scopes, n times.
+                for _ in 0..arg(argument)? {
+                    gpu.scoped(|| ())?;
+                }
+                "scopes".into()
+            }
             "oob-write" => {
                 let buffer = gpu.storage_buffer(64)?;
                 class(gpu.write(&buffer, 60, &[1; 8]))
