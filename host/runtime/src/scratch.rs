@@ -70,11 +70,19 @@ impl ScratchPool {
         }
     }
 
-    /// Tops the pool up to [`POOLED_SCRATCH_DIRS`].
+    /// Tops the pool up to [`POOLED_SCRATCH_DIRS`]. Several jobs' teardowns
+    /// may refill at once; a directory made when the pool is already full
+    /// again is removed rather than pooled, so the pool never holds more.
     pub(crate) fn refill(&self) -> io::Result<()> {
         while self.lock().len() < POOLED_SCRATCH_DIRS {
             let dir = ScratchDir::create(self.dir.path())?;
-            self.lock().push(dir);
+            let mut ready = self.lock();
+            if ready.len() >= POOLED_SCRATCH_DIRS {
+                drop(ready);
+                drop(dir);
+                break;
+            }
+            ready.push(dir);
         }
         Ok(())
     }
