@@ -11,6 +11,8 @@
 //! let group = gpu.bind(&kernel, 0, &[&data])?;
 //! gpu.dispatch(&kernel, &[&group], [16, 1, 1])?;        // over the device's limits: Error::Validation
 //! let output = gpu.read(&data, 0, 4 * 1024)?;
+//! // or both in one submission:
+//! let output = gpu.dispatch_and_read(&kernel, &[&group], [16, 1, 1], (&data, 0, 4 * 1024))?;
 //! ```
 //!
 //! Each call runs inside WebGPU error scopes and returns what they caught as
