@@ -40,7 +40,7 @@
 //! - **Teardown** follows the report: the host extensions' state ends before
 //!   it (a GPU job's last timestamps are billed, its GPU objects released);
 //!   the store, the scratch directory ([`crate::scratch`]) and the job's
-//!   slot are released right after, on a blocking thread, so the report does
+//!   slot are released right after, on the same task, so the report does
 //!   not wait for them. However the job ended, they are released.
 //!
 //! Whatever ends the job, its [`JobReport`] carries the usage consumed.
@@ -293,22 +293,21 @@ async fn execute(
     }
 }
 
-/// Ends a job's resources off its critical path, after its report is sent:
+/// Ends a job's resources after its report is sent, on the job's own task:
 /// dropping the store (decommitting its memory), removing the scratch
 /// directory and making its replacement (tens of microseconds each on a disk
-/// mounted with `discard`) happen on a blocking thread, which holds the job's
-/// slot until they are done, so a runtime never holds more jobs' resources
-/// than it has slots. (The host extensions' state ended before the report:
-/// a GPU job's last timestamps are in its usage, its GPU objects released.)
+/// mounted with `discard`). The job's slot is held until they are done, so a
+/// runtime never holds more jobs' resources than it has slots. (The host
+/// extensions' state ended before the report: a GPU job's last timestamps
+/// are in its usage, its GPU objects released.) Not on a blocking thread:
+/// waking one cost back-to-back tiny jobs more than it saved (see the
+/// kiln-runtime README's benchmark).
 fn tear_down(runtime: &Arc<Inner>, finished: Option<Prepared>, slot: OwnedSemaphorePermit) {
-    let runtime = Arc::clone(runtime);
-    tokio::task::spawn_blocking(move || {
-        drop(finished);
-        if let Err(error) = runtime.scratch.refill() {
-            tracing::warn!(%error, "could not make scratch directories ahead of time");
-        }
-        drop(slot);
-    });
+    drop(finished);
+    if let Err(error) = runtime.scratch.refill() {
+        tracing::warn!(%error, "could not make scratch directories ahead of time");
+    }
+    drop(slot);
 }
 
 /// Calls `run` on a configured instance and checks its output's size.
