@@ -48,7 +48,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::SemaphorePermit;
 
 use kiln_protocol::Usage;
 use wasmtime::Trap;
@@ -214,7 +214,7 @@ async fn execute(
     let mut finished = None;
     let mut teardown = None;
     let result = 'job: {
-        let Ok(slot) = runtime.slots.clone().acquire_owned().await else {
+        let Ok(slot) = runtime.slots.acquire().await else {
             break 'job Err(JobError::Setup("runtime is shutting down".into()));
         };
         let warm = warm::take(&workload);
@@ -302,7 +302,7 @@ async fn execute(
 /// are in its usage, its GPU objects released.) Not on a blocking thread:
 /// waking one cost back-to-back tiny jobs more than it saved (see the
 /// kiln-runtime README's benchmark).
-fn tear_down(runtime: &Arc<Inner>, finished: Option<Prepared>, slot: OwnedSemaphorePermit) {
+fn tear_down(runtime: &Inner, finished: Option<Prepared>, slot: SemaphorePermit<'_>) {
     drop(finished);
     if let Err(error) = runtime.scratch.refill() {
         tracing::warn!(%error, "could not make scratch directories ahead of time");

@@ -73,7 +73,7 @@ pub(crate) struct Inner {
     scratch: scratch::ScratchPool,
     config: RuntimeConfig,
     /// Job slots; a job's permit is held until its teardown is over.
-    slots: Arc<Semaphore>,
+    slots: Semaphore,
     warm_budget: Arc<Semaphore>,
     starts: StartCounters,
     _ticker: Option<engine::EpochTicker>,
@@ -111,9 +111,7 @@ impl Runtime {
         } else {
             None
         };
-        let slots = Arc::new(Semaphore::new(
-            usize::try_from(config.max_concurrent_jobs.max(1)).unwrap_or(1),
-        ));
+        let slots = Semaphore::new(usize::try_from(config.max_concurrent_jobs.max(1)).unwrap_or(1));
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,

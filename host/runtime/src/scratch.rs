@@ -17,9 +17,9 @@
 //! made ahead of time. A directory is never reused: each job takes a new one,
 //! and the pool makes its replacement when a job ends, off the start path.
 //! Both the removal and the replacement happen after the job's report is
-//! sent, while the job still holds its slot (`job::tear_down`): on an ext4 disk mounted with `discard`, an `rmdir`
-//! and a `mkdir` cost about 50 and 25 µs, which a renter waiting for the
-//! result should not pay.
+//! sent, while the job still holds its slot (`job::tear_down`): on an ext4
+//! disk mounted with `discard`, an `rmdir` and a `mkdir` cost about 50 and
+//! 25 µs, which a renter waiting for the result should not pay.
 
 use std::io;
 use std::path::Path;
