@@ -395,6 +395,20 @@ impl Network {
         ]);
         network
     }
+
+    /// The renter's side of `kiln job submit`: where the scheduler and the
+    /// chain are, its key, and JSON output.
+    fn renter_args(&self) -> [&str; 7] {
+        [
+            "--scheduler",
+            &self.scheduler,
+            "--rpc",
+            &self.rpc,
+            "--key",
+            "renter.json",
+            "--json",
+        ]
+    }
 }
 
 #[test]
@@ -415,23 +429,20 @@ fn a_job_runs_across_separate_processes_and_settles_on_the_served_chain() {
     input.extend_from_slice(&7u32.to_le_bytes());
     std::fs::write(network.path("input.bin"), &input).unwrap();
     let submitted = network.ok(&[
-        "job",
-        "submit",
-        workload,
-        "--input",
-        "input.bin",
-        "--class",
-        "cpu",
-        "--max-rate",
-        MAX_RATE,
-        "--scheduler",
-        &network.scheduler,
-        "--rpc",
-        &network.rpc,
-        "--key",
-        "renter.json",
-        "--json",
-    ]);
+        &[
+            "job",
+            "submit",
+            workload,
+            "--input",
+            "input.bin",
+            "--class",
+            "cpu",
+            "--max-rate",
+            MAX_RATE,
+        ][..],
+        &network.renter_args(),
+    ]
+    .concat());
     let outcome: Value = serde_json::from_str(&submitted).unwrap();
 
     // then it is done and settled, and the result is what the workload
@@ -614,21 +625,8 @@ fn a_node_killed_mid_job_is_paid_what_was_co_signed_and_the_job_finishes_elsewhe
                 "--input",
                 "input.bin",
             ])
-            .args([
-                "--fuel",
-                "400000000000",
-                "--max-rate",
-                MAX_RATE,
-                "--scheduler",
-            ])
-            .args([
-                &network.scheduler,
-                "--rpc",
-                &network.rpc,
-                "--key",
-                "renter.json",
-                "--json",
-            ])
+            .args(["--fuel", "400000000000", "--max-rate", MAX_RATE])
+            .args(network.renter_args())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
