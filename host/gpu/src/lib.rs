@@ -75,6 +75,12 @@ impl HostShared {
             .get_or_init(|| SharedDevice::open(&self.config))
             .clone()
     }
+
+    /// True once the device has been opened (or failed to open): asking for
+    /// it then never blocks.
+    pub(crate) fn device_is_settled(&self) -> bool {
+        self.device.get().is_some()
+    }
 }
 
 /// The GPU host extension of one process. Cheap to clone.

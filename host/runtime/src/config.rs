@@ -13,13 +13,17 @@ use std::time::Duration;
 pub const DEFAULT_MAX_CONCURRENT_JOBS: u32 = 1024;
 
 /// Bytes of each freed linear memory the pooling allocator keeps mapped and
-/// zeroes with `memset` for the next instance, instead of handing them back
-/// to the kernel (`madvise`): 64 KiB by default. Past that, the next
-/// instance page-faults its memory in again, a few hundred nanoseconds per
-/// 4 KiB page. Jobs run for milliseconds to hours, so a small window
-/// suffices; hosts that instantiate short calls back to back (the
-/// scheduler's policy plugins) raise it.
-pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = 64 << 10;
+/// zeroes for the next instance, instead of handing them back to the kernel
+/// (`madvise`): 4 MiB by default. Past that, the next instance page-faults
+/// its memory in again, a few hundred nanoseconds per 4 KiB page. A Rust
+/// guest's heap starts after its 1 MiB stack, so 4 MiB covers the first few
+/// MiB a typical job allocates: the Mandelbrot example's 256 KiB GPU
+/// read-back into guest memory took 150 µs with 64 KiB kept and 80 µs with
+/// this (host/gpu/README.md). Only the pages a job wrote are zeroed (Linux
+/// finds them through `/proc/self/pagemap`), so a job that touched little
+/// pays little. The price is memory held between jobs: at most this much
+/// per pool slot that has ever run a job.
+pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = 4 << 20;
 
 /// Largest linear memory a job may have by default: 1 GiB. Jobs ask for less
 /// in their limits; this bounds the pooling allocator's slot size.
