@@ -14,8 +14,10 @@
 //! Target: the guest path within 1.1x of native for the examples' default
 //! sizes. Each figure is the median of interleaved rounds, each timed run
 //! after a short pause ([`SETTLE`]); the examples' line is followed by the
-//! median of the rounds' guest-minus-native differences, steadier than the
-//! ratio on a shared machine. `KILN_BENCH_ROUNDS=N` sets the rounds (11 by
+//! median of the rounds' guest-minus-native differences, and by the median
+//! and middle half of each round's own guest / native ratio: both pair a
+//! round's two runs, so they move less than the ratio of the medians when the
+//! shared machine's load drifts during the run. `KILN_BENCH_ROUNDS=N` sets the rounds (11 by
 //! default), `KILN_BENCH_QUICK=1` runs 3 for a smoke run.
 
 use kiln_test_guests::guest;
@@ -218,6 +220,24 @@ fn ratio(guest: Duration, native: Duration) -> f64 {
     guest.as_secs_f64() / native.as_secs_f64()
 }
 
+/// Each round's guest / native ratio, sorted. A round's two runs are
+/// ~20 ms apart, so a load on the machine that changes over seconds
+/// cancels in their ratio, where it does not in the ratio of the medians.
+fn round_ratios(guest: &[Duration], native: &[Duration]) -> Vec<f64> {
+    let mut ratios: Vec<f64> = guest
+        .iter()
+        .zip(native)
+        .map(|(g, n)| ratio(*g, *n))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios
+}
+
+/// First quartile, median and third quartile of sorted values.
+fn quartiles(sorted: &[f64]) -> [f64; 3] {
+    [1, 2, 3].map(|quarter| sorted[(sorted.len() - 1) * quarter / 4])
+}
+
 fn main() {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -319,6 +339,10 @@ fn main() {
             gaps(&samples[0], &samples[1]),
             gaps(&samples[2], &samples[3]),
         );
+        let (mandel_ratios, matmul_ratios) = (
+            quartiles(&round_ratios(&samples[0], &samples[1])),
+            quartiles(&round_ratios(&samples[2], &samples[3])),
+        );
         let [mg, mn, xg, xn] = samples.map(median);
         let [mgpu, xgpu] = gpu_ns.map(median);
 
@@ -377,6 +401,12 @@ fn main() {
         );
         println!(
             "guest - native, median of the rounds' differences: mandelbrot {mandel_gap:.2?}, matmul {matmul_gap:.2?}"
+        );
+        let spread = |[low, mid, high]: [f64; 3]| format!("{mid:.3}x ({low:.3}x to {high:.3}x)");
+        println!(
+            "each round's guest / native, median (middle half): mandelbrot {}, matmul {}",
+            spread(mandel_ratios),
+            spread(matmul_ratios)
         );
         println!("trivial host call (gpu-buffer.size): {per_call:.0} ns per call ({CALLS} calls)");
         println!(
