@@ -17,8 +17,8 @@
 //! median of the rounds' guest-minus-native differences, and by the median
 //! and middle half of each round's own guest / native ratio: both pair a
 //! round's two runs, so they move less than the ratio of the medians when the
-//! shared machine's load drifts during the run. `KILN_BENCH_ROUNDS=N` sets the rounds (11 by
-//! default), `KILN_BENCH_QUICK=1` runs 3 for a smoke run.
+//! shared machine's load drifts during the run. `KILN_BENCH_ROUNDS=N` sets
+//! the rounds (11 by default), `KILN_BENCH_QUICK=1` runs 3 for a smoke run.
 
 use kiln_test_guests::guest;
 use std::time::{Duration, Instant};
