@@ -1,7 +1,9 @@
 //! `cargo xtask test`: the whole check, in the order a failure is cheapest to
 //! find: format, lints, cross builds, guests, tests, then a short fuzz run.
 
-use anyhow::{Result, bail};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
 
 use crate::command::{exec, exec_env, say, target_dir, workspace_root};
 use crate::setup::{self, NIGHTLY};
@@ -19,6 +21,50 @@ const FUZZ_CRATES: &[(&str, &[&str])] = &[("sdk/protocol", &["decode_receipt", "
 /// without its default features: what guests link, and a target with no
 /// `std` at all, which proves the crate stays `no_std`.
 const PROTOCOL_TARGETS: &[&str] = &["wasm32-wasip2", "wasm32v1-none"];
+
+/// Crates renters and operators build, and what they must never pull in: the
+/// scheduler service (its database, HTTP server and plugin host) stays out of
+/// a renter's client and a node agent, which talk to it through
+/// `kiln-scheduler-api` (ARCHITECTURE.md, "Architecture invariants").
+const FORBIDDEN_DEPENDENCIES: &[(&str, &[&str])] = &[
+    (
+        "kiln-scheduler-api",
+        &["kiln-scheduler", "sqlx", "axum", "wasmtime"],
+    ),
+    (
+        "kiln-client",
+        &["kiln-scheduler", "sqlx", "axum", "wasmtime"],
+    ),
+    ("kiln-node", &["kiln-scheduler", "sqlx", "axum"]),
+];
+
+/// Fails when a crate of [`FORBIDDEN_DEPENDENCIES`] depends, directly or not,
+/// on one it must not.
+fn check_dependency_rules() -> Result<()> {
+    for (package, forbidden) in FORBIDDEN_DEPENDENCIES {
+        let args = [
+            "tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none", "-f", "{p}",
+        ];
+        let output = Command::new("cargo")
+            .args(args)
+            .current_dir(workspace_root())
+            .output()
+            .context("could not start `cargo tree`")?;
+        if !output.status.success() {
+            bail!("`cargo {}` failed ({})", args.join(" "), output.status);
+        }
+        let tree = String::from_utf8_lossy(&output.stdout);
+        for name in *forbidden {
+            if tree
+                .lines()
+                .any(|line| line.split(' ').next() == Some(*name))
+            {
+                bail!("{package} depends on {name}; see `cargo tree -p {package} -i {name}`");
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Entry point for `cargo xtask test`.
 pub fn run() -> Result<()> {
@@ -46,6 +92,9 @@ pub fn run() -> Result<()> {
     ];
     exec("cargo", &[&no_default[..], &deny].concat())?;
     guests::clippy()?;
+
+    say("test: dependency rules (no scheduler service in a renter's or a node's build)");
+    check_dependency_rules()?;
 
     say("test: kiln-protocol for the guest and no_std targets");
     for target in PROTOCOL_TARGETS {

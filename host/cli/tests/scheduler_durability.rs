@@ -14,9 +14,9 @@ use kiln_protocol::manifest::{CapabilityManifest, CpuInfo, MANIFEST_VERSION, Sig
 use kiln_protocol::signing::{SigningKey, public_key, sign};
 use kiln_protocol::{EncryptionKey, JobSpec, PublicKey, Rates, sha256};
 use kiln_scheduler::Store;
-use kiln_scheduler::client::NodeLink;
-use kiln_scheduler::link::{FromNode, ToNode};
-use kiln_scheduler::model::submit_message;
+use kiln_scheduler_api::link::{FromNode, ToNode};
+use kiln_scheduler_api::messages::submit_message;
+use kiln_scheduler_api::node_link::NodeLink;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const NODES: usize = 4;

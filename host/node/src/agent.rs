@@ -19,8 +19,8 @@ use kiln_protocol::{
     BenchmarkClass, EncryptionKey, JobSpec, PublicKey, Rates, SignedManifest, WorkloadClass,
 };
 use kiln_runtime::{JobControl, Runtime};
-use kiln_scheduler::client::NodeLink;
-use kiln_scheduler::link::{FromNode, ToNode};
+use kiln_scheduler_api::link::{FromNode, ToNode};
+use kiln_scheduler_api::node_link::NodeLink;
 use kiln_settlement_interface::acceptance::{Terms, acceptance_message};
 use kiln_settlement_interface::pda::node_address;
 use solana_address::Address;
@@ -399,7 +399,7 @@ async fn on_message(shared: &Arc<Shared>, message: ToNode) {
 
 /// A key or job id sent as hex.
 pub(crate) fn parse_key(text: &str) -> Option<PublicKey> {
-    kiln_scheduler::wire::hex_key("key", text).ok()
+    kiln_scheduler_api::wire::hex_key("key", text).ok()
 }
 
 /// Checks a proposal against this node and signs the on-chain terms.

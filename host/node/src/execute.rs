@@ -16,8 +16,8 @@ use std::sync::atomic::Ordering;
 use kiln_protocol::receipt::Parties;
 use kiln_protocol::{Digest, PublicKey, SignedReceipt, sha256};
 use kiln_runtime::JobLimits;
-use kiln_scheduler::link::FromNode;
-use kiln_scheduler::model::{input_seal_context, result_seal_context};
+use kiln_scheduler_api::link::FromNode;
+use kiln_scheduler_api::messages::{input_seal_context, result_seal_context};
 use tokio::sync::mpsc;
 
 use crate::agent::{Shared, fail, lock, transition};
@@ -32,7 +32,7 @@ pub const RECEIPT_QUEUE: usize = 64;
 
 /// Most log characters a node sends the scheduler per job (the scheduler
 /// keeps at most this much anyway).
-pub const MAX_LOG_CHARS: usize = kiln_scheduler::config::MAX_LOG_CHARS;
+pub const MAX_LOG_CHARS: usize = kiln_scheduler_api::MAX_LOG_CHARS;
 
 pub(crate) fn spawn(shared: Arc<Shared>, id: PublicKey, attempt: u32) {
     tokio::spawn(async move { execute(&shared, id, attempt).await });

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use kiln_protocol::signing::verify;
 use kiln_protocol::{Digest, PublicKey, SignedManifest, sha256};
-use kiln_scheduler::model::input_message;
-use kiln_scheduler::wire::{JobInput, RegisterNode, Registered};
+use kiln_scheduler_api::messages::input_message;
+use kiln_scheduler_api::wire::{JobInput, RegisterNode, Registered};
 
 /// How long one request to the scheduler may take; a component download of
 /// the relay's largest size over a slow link fits well inside it.

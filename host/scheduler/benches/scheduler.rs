@@ -34,11 +34,11 @@ use kiln_protocol::manifest::{
 };
 use kiln_protocol::signing::{SigningKey, public_key, sign};
 use kiln_protocol::{EncryptionKey, JobSpec, PublicKey, Rates, Signature, sha256};
-use kiln_scheduler::client::NodeLink;
 use kiln_scheduler::matching::{Matcher, worst_case_cost};
 use kiln_scheduler::model::{NodeRecord, submit_message};
-use kiln_scheduler::wire::{RegisterNode, SubmitJob};
 use kiln_scheduler::{Scheduler, SchedulerConfig, Store};
+use kiln_scheduler_api::node_link::NodeLink;
+use kiln_scheduler_api::wire::{RegisterNode, SubmitJob};
 
 const REGIONS: [&str; 8] = [
     "eu-west", "eu-north", "us-east", "us-west", "ap-south", "ap-east", "sa-east", "af-south",

@@ -47,9 +47,8 @@ pub const MAX_SEALED_INPUT_BYTES: usize = 8 << 20;
 /// Body cap of the input route: the sealed input hex-encoded plus a little JSON.
 pub const MAX_INPUT_BODY_BYTES: usize = 2 * MAX_SEALED_INPUT_BYTES + 64 * 1024;
 
-/// Most log characters kept per job; later lines are dropped, not rotated, so
-/// the start of a failing job's log (usually the useful part) survives.
-pub const MAX_LOG_CHARS: usize = 64 * 1024;
+/// Most log characters kept per job (the wire limit nodes also keep to).
+pub use kiln_scheduler_api::MAX_LOG_CHARS;
 
 /// Most bytes one WebSocket message may carry: a result message plus framing.
 pub const MAX_WS_MESSAGE_BYTES: usize = MAX_BODY_BYTES;
@@ -83,14 +82,6 @@ pub const REPUTATION_PER_FAULT: u32 = 50;
 /// one write per second rather than 1,000. A heartbeat interval shorter than
 /// this flushes every interval instead.
 pub const HEARTBEAT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Longest pause between a node's reconnect attempts. Backoff doubles from
-/// [`RECONNECT_BACKOFF_MIN`] up to this, with jitter, so a restarted
-/// scheduler is not hit by every node at once.
-pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(10);
-
-/// First pause before a node reconnects.
-pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(100);
 
 /// What a stake tier allows: the minimum stake (lamports) and the most jobs a
 /// node at that tier runs at once. Mirrors the settlement program's

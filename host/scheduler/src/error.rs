@@ -144,6 +144,15 @@ pub enum SchedulerError {
     Corrupt(String),
 }
 
+impl From<kiln_scheduler_api::BadField> for SchedulerError {
+    fn from(bad: kiln_scheduler_api::BadField) -> Self {
+        Self::BadField {
+            field: bad.field,
+            reason: bad.reason,
+        }
+    }
+}
+
 impl SchedulerError {
     /// A [`SchedulerError::BadField`].
     pub fn bad_field(field: &'static str, reason: impl Into<String>) -> Self {

@@ -18,9 +18,9 @@ use kiln_protocol::{PublicKey, sha256};
 
 use crate::config::{MAX_REPUTATION, REPUTATION_PER_FAULT};
 use crate::error::Result;
-use crate::link::ToNode;
 use crate::model::{Fault, JobState, now_ms};
 use crate::scheduler::{Scheduler, lock};
+use kiln_scheduler_api::link::ToNode;
 
 /// Fault kind recorded when a node holding a running job goes offline.
 pub const FAULT_NODE_OFFLINE: &str = "node-offline";

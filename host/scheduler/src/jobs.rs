@@ -13,13 +13,13 @@ use kiln_protocol::{JobSpec, PublicKey, SignedReceipt, sha256};
 
 use crate::config::{MAX_LOG_CHARS, MAX_REPUTATION, MAX_RESULT_BYTES, REPUTATION_PER_JOB};
 use crate::error::{Result, SchedulerError};
-use crate::link::{FromNode, ToNode};
 use crate::model::{
     JobRecord, JobState, RenterAction, now_ms, renter_action_message, submit_message,
 };
 use crate::scheduler::{JobEvent, Scheduler, lock};
 use crate::store::Finish;
-use crate::wire::{
+use kiln_scheduler_api::link::{FromNode, ToNode};
+use kiln_scheduler_api::wire::{
     AcceptanceJson, JobLogs, JobResult, JobStatus, PostReceipt, ReceiptJson, RenterSigned,
     SubmitJob, hex_array, hex_bytes, hex_key,
 };
@@ -67,7 +67,7 @@ impl Scheduler {
         tracing::info!(job = %job.id, "job submitted");
         self.publish_status(&job);
         self.wake_matcher();
-        Ok(JobStatus::new(&job, None))
+        Ok(crate::model::job_status(&job, None))
     }
 
     /// A job's status, with its node's encryption key when it has a node.
@@ -87,7 +87,7 @@ impl Scheduler {
         };
         // SQLite's pool holds one connection: release it before the next read.
         drop(conn);
-        let mut status = JobStatus::new(&job, key);
+        let mut status = crate::model::job_status(&job, key);
         status.acceptance = self.acceptance(id, job.attempt).await?;
         Ok(status)
     }

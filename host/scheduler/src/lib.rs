@@ -12,19 +12,20 @@
 //! - [`failover`]: silent nodes lose their jobs to the queue, with a fault.
 //! - [`store`]: sqlx over SQLite (default) or PostgreSQL (replicas).
 //! - [`api`]: the axum router, OpenAPI document, WebSocket links.
-//! - [`client`]: the node's side of a link (reconnects with backoff).
+//!
+//! The wire format (JSON shapes, link messages, signed messages) and the
+//! node's side of a link are `kiln-scheduler-api`'s, so renters and nodes
+//! depend on that crate, not on this one.
 //!
 //! The scheduler never holds keys that move funds and never sees a job's
 //! input: it proposes an assignment that the renter and the node confirm,
 //! and relays receipts both sides sign.
 
 pub mod api;
-pub mod client;
 pub mod config;
 pub mod error;
 pub mod failover;
 pub mod jobs;
-pub mod link;
 pub mod matching;
 pub mod metrics;
 pub mod model;
@@ -34,7 +35,6 @@ pub mod relay;
 pub mod scheduler;
 pub mod server;
 pub mod store;
-pub mod wire;
 
 pub use config::SchedulerConfig;
 pub use error::SchedulerError;

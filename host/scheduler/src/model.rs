@@ -1,5 +1,6 @@
-//! The scheduler's records of nodes, jobs, faults and receipts, and the small
-//! signed messages renters and nodes send it.
+//! The scheduler's records of nodes, jobs, faults and receipts. The small
+//! signed messages renters and nodes send it are `kiln-scheduler-api`'s
+//! ([`kiln_scheduler_api::messages`]), re-exported here.
 //!
 //! Nodes and jobs are named by 32-byte keys: a node by its settlement account
 //! (`manifest.node_id`), a job by its escrow account (`spec.escrow`), which is
@@ -10,80 +11,12 @@ use std::fmt;
 
 use kiln_protocol::manifest::SignedManifest;
 use kiln_protocol::{Digest, JobSpec, PublicKey, Rates};
+use kiln_scheduler_api::wire::{JobStatus, NodeInfo, class_name};
 
-/// Domain tag of a renter's job submission signature: tag, then the spec's borsh bytes.
-pub const SUBMIT_DOMAIN: &[u8; 16] = b"kiln/submit/v1\0\0";
-
-/// Domain tag of a renter's confirm or cancel signature: tag, job id, action
-/// byte, attempt (u32 little-endian). The attempt is signed so a confirmation
-/// of one proposal never confirms the next one, to another node.
-pub const RENTER_ACTION_DOMAIN: &[u8; 16] = b"kiln/renter/v1\0\0";
-
-/// Domain tag of a renter's input post: tag, job id, attempt (u32
-/// little-endian), SHA-256 of the sealed envelope, the result key. The node
-/// checks it itself, so the scheduler cannot swap the input or the key the
-/// result is sealed to.
-pub const INPUT_DOMAIN: &[u8; 16] = b"kiln/input/v1\0\0\0";
-
-/// Domain tag of a node's link handshake: tag, then the scheduler's nonce.
-pub const LINK_DOMAIN: &[u8; 16] = b"kiln/link/v1\0\0\0\0";
-
-/// What a renter's action signature authorises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RenterAction {
-    /// Accept the proposed node and price.
-    Confirm = 1,
-    /// Stop the job.
-    Cancel = 2,
-}
-
-/// The bytes a submitting renter signs.
-pub fn submit_message(spec_bytes: &[u8]) -> Vec<u8> {
-    [&SUBMIT_DOMAIN[..], spec_bytes].concat()
-}
-
-/// The bytes a renter signs to confirm or cancel attempt `attempt` of `job`.
-pub fn renter_action_message(job: &PublicKey, action: RenterAction, attempt: u32) -> Vec<u8> {
-    let mut message = Vec::with_capacity(16 + 32 + 1 + 4);
-    message.extend_from_slice(RENTER_ACTION_DOMAIN);
-    message.extend_from_slice(job.as_bytes());
-    message.push(action as u8);
-    message.extend_from_slice(&attempt.to_le_bytes());
-    message
-}
-
-/// The bytes a renter signs to post the input of `job`'s `attempt`.
-pub fn input_message(
-    job: &PublicKey,
-    attempt: u32,
-    sealed: &[u8],
-    result_key: &[u8; 32],
-) -> Vec<u8> {
-    let mut message = Vec::with_capacity(16 + 32 + 4 + 32 + 32);
-    message.extend_from_slice(INPUT_DOMAIN);
-    message.extend_from_slice(job.as_bytes());
-    message.extend_from_slice(&attempt.to_le_bytes());
-    message.extend_from_slice(&kiln_protocol::sha256(&[sealed]).0);
-    message.extend_from_slice(result_key);
-    message
-}
-
-/// The `kiln-seal` context of the input of `job`'s `attempt`: an input
-/// sealed for one attempt (one node) does not open as another's.
-pub fn input_seal_context(job: &PublicKey, attempt: u32) -> Vec<u8> {
-    [b"input".as_slice(), job.as_bytes(), &attempt.to_le_bytes()].concat()
-}
-
-/// The `kiln-seal` context of the result of `job`'s `attempt`, sealed by the
-/// node to the renter's result key.
-pub fn result_seal_context(job: &PublicKey, attempt: u32) -> Vec<u8> {
-    [b"result".as_slice(), job.as_bytes(), &attempt.to_le_bytes()].concat()
-}
-
-/// The bytes a node signs to open its link.
-pub fn link_message(nonce: &[u8; 32]) -> Vec<u8> {
-    [&LINK_DOMAIN[..], nonce].concat()
-}
+pub use kiln_scheduler_api::messages::{
+    INPUT_DOMAIN, LINK_DOMAIN, RENTER_ACTION_DOMAIN, RenterAction, SUBMIT_DOMAIN, input_message,
+    input_seal_context, link_message, renter_action_message, result_seal_context, submit_message,
+};
 
 /// Where a job is in its life.
 ///
@@ -266,4 +199,49 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl From<&NodeRecord> for NodeInfo {
+    fn from(node: &NodeRecord) -> Self {
+        let m = &node.manifest.manifest;
+        Self {
+            node_id: m.node_id.to_string(),
+            operator: m.operator.to_string(),
+            receipt_key: m.receipt_key.to_string(),
+            encryption_key: m.encryption_key.to_string(),
+            region: m.region.clone(),
+            classes: m
+                .workload_classes
+                .iter()
+                .map(|c| class_name(*c).to_owned())
+                .collect(),
+            benchmark_class: m.benchmark_class.0,
+            price_floor: m.price_floor.into(),
+            stake: node.stake,
+            tier: node.tier,
+            max_jobs: node.max_jobs,
+            reputation: node.reputation,
+            online: node.online,
+            last_seen_ms: node.last_seen_ms,
+        }
+    }
+}
+
+/// The API's status of `job`; `encryption_key` is its node's, when it has one.
+pub fn job_status(job: &JobRecord, encryption_key: Option<String>) -> JobStatus {
+    JobStatus {
+        job_id: job.id.to_string(),
+        state: job.state.as_str().to_owned(),
+        attempt: job.attempt,
+        node_id: job.node.map(|n| n.to_string()),
+        node_encryption_key: encryption_key,
+        price: job.price.map(Into::into),
+        node_confirmed: job.node_confirmed,
+        renter_confirmed: job.renter_confirmed,
+        submitted_ms: job.submitted_ms,
+        updated_ms: job.updated_ms,
+        output_digest: job.output_digest.map(|d: Digest| d.to_string()),
+        error: job.error.clone(),
+        acceptance: None,
+    }
 }

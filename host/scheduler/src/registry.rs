@@ -15,12 +15,12 @@ use crate::config::INITIAL_REPUTATION;
 use crate::error::{Result, SchedulerError};
 use crate::model::{NodeRecord, now_ms};
 use crate::scheduler::{Scheduler, lock};
-use crate::wire::{RegisterNode, Registered};
+use kiln_scheduler_api::wire::{RegisterNode, Registered};
 
 impl Scheduler {
     /// Registers (or updates) a node. See the module docs.
     pub async fn register(&self, request: &RegisterNode) -> Result<Registered> {
-        let bytes = crate::wire::hex_bytes("manifest", &request.manifest, 64 * 1024)?;
+        let bytes = kiln_scheduler_api::wire::hex_bytes("manifest", &request.manifest, 64 * 1024)?;
         let signed =
             SignedManifest::from_bytes(&bytes).map_err(|e| SchedulerError::Manifest(e.into()))?;
         signed.verify()?;

@@ -17,7 +17,7 @@ use crate::error::{Result, SchedulerError};
 use crate::model::{JobState, input_message, now_ms};
 use crate::scheduler::Scheduler;
 use crate::store::{StoredInput, StoredTerms};
-use crate::wire::{AcceptanceJson, ComponentStored, JobInput, hex_array, hex_bytes};
+use kiln_scheduler_api::wire::{AcceptanceJson, ComponentStored, JobInput, hex_array, hex_bytes};
 
 impl Scheduler {
     /// Stores a component under `digest` after checking its bytes hash to it.

@@ -19,12 +19,12 @@ use tokio::task::JoinHandle;
 
 use crate::config::{HEARTBEAT_FLUSH_INTERVAL, SchedulerConfig};
 use crate::error::Result;
-use crate::link::ToNode;
 use crate::matching::{Matcher, Pick, PricingPolicy, RankPolicy};
 use crate::metrics::Metrics;
 use crate::model::{JobRecord, now_ms};
 use crate::store::{Proposal, QueueCursor, Store};
-use crate::wire::{JobStatus, ReceiptJson};
+use kiln_scheduler_api::link::ToNode;
+use kiln_scheduler_api::wire::{JobStatus, ReceiptJson};
 
 /// Messages a link's send queue holds before the scheduler stops waiting for
 /// that node: anything dropped is re-sent when it reconnects, because on
@@ -218,7 +218,7 @@ impl Scheduler {
 
     /// Tells renters following `job` about its new status.
     pub(crate) fn publish_status(&self, job: &JobRecord) {
-        let status = JobStatus::new(job, None);
+        let status = crate::model::job_status(job, None);
         // No subscriber is not an error.
         let _ = self.inner.events.send(JobEvent::Status {
             status: Box::new(status),

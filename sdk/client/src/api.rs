@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use kiln_protocol::{Digest, PublicKey};
-use kiln_scheduler::wire::{
+use kiln_scheduler_api::wire::{
     JobInput, JobLogs, JobResult, JobStatus, NodeInfo, PostReceipt, ReceiptJson, RenterSigned,
     SubmitJob,
 };

@@ -12,7 +12,7 @@
 use kiln_protocol::chain::{ChainError, verify_chain};
 use kiln_protocol::rates::cost;
 use kiln_protocol::{PublicKey, Rates, SignedReceipt};
-use kiln_scheduler::wire::RatesJson;
+use kiln_scheduler_api::wire::RatesJson;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClientError, Result};

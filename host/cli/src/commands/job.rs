@@ -12,8 +12,8 @@ use kiln_client::job::Abandoned;
 use kiln_client::job::{open_result, parse_key};
 use kiln_client::{JobRequest, Ledger, Progress, Renter, SchedulerApi, SharedLedger};
 use kiln_protocol::{BenchmarkClass, JobLimits, Rates, WorkloadClass};
-use kiln_scheduler::model::{RenterAction, renter_action_message};
-use kiln_scheduler::wire::RenterSigned;
+use kiln_scheduler_api::messages::{RenterAction, renter_action_message};
+use kiln_scheduler_api::wire::RenterSigned;
 use kiln_settlement::keys::{read_or_create_keypair, signing_key};
 use kiln_settlement::{CommitmentConfig, Embedded, Rpc, Settlement};
 

@@ -14,7 +14,7 @@ use kiln_protocol::{Digest, JobSpec, PublicKey, Rates, sha256};
 use kiln_runtime::Runtime;
 use kiln_scheduler::matching::Candidate;
 use kiln_scheduler::policy::{Cleared, Pins, PolicyConfig, PolicyHost};
-use kiln_scheduler::wire::RatesJson;
+use kiln_scheduler_api::wire::RatesJson;
 
 /// `kiln policy …`.
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use kiln_scheduler::wire::{ErrorBody, PolicySet};
+use kiln_scheduler_api::wire::{ErrorBody, PolicySet};
 
 /// Arguments of `kiln scheduler policy set`.
 #[derive(Debug, Args)]

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use super::error::{ApiError, ApiResult};
 use crate::policy::{LoadedPolicy, PolicyKind, PolicyLoadError};
 use crate::scheduler::Scheduler;
-use crate::wire::{PoliciesInUse, PolicySet};
+use kiln_scheduler_api::wire::{PoliciesInUse, PolicySet};
 
 /// Largest plugin the admin API takes. Policy components are tens to a few
 /// hundred KiB; 16 MiB leaves room for a large one and bounds what one
@@ -82,10 +82,10 @@ impl From<PolicyLoadError> for ApiError {
     request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses(
         (status = 200, description = "Swapped", body = PolicySet),
-        (status = 401, description = "No or wrong admin token", body = crate::wire::ErrorBody),
-        (status = 403, description = "Not pinned", body = crate::wire::ErrorBody),
-        (status = 409, description = "This scheduler hosts no plugins", body = crate::wire::ErrorBody),
-        (status = 422, description = "Not a plugin of that world", body = crate::wire::ErrorBody),
+        (status = 401, description = "No or wrong admin token", body = kiln_scheduler_api::wire::ErrorBody),
+        (status = 403, description = "Not pinned", body = kiln_scheduler_api::wire::ErrorBody),
+        (status = 409, description = "This scheduler hosts no plugins", body = kiln_scheduler_api::wire::ErrorBody),
+        (status = 422, description = "Not a plugin of that world", body = kiln_scheduler_api::wire::ErrorBody),
     ))]
 pub async fn set_policy(
     State(scheduler): State<Scheduler>,
@@ -133,7 +133,7 @@ pub async fn set_policy(
 #[utoipa::path(get, path = "/v1/admin/policies", tag = "operations",
     responses(
         (status = 200, description = "In use", body = PoliciesInUse),
-        (status = 401, description = "No or wrong admin token", body = crate::wire::ErrorBody),
+        (status = 401, description = "No or wrong admin token", body = kiln_scheduler_api::wire::ErrorBody),
     ))]
 pub async fn policies(
     State(scheduler): State<Scheduler>,

@@ -13,7 +13,7 @@ use kiln_protocol::manifest::ManifestError;
 use serde::de::DeserializeOwned;
 
 use crate::error::SchedulerError;
-use crate::wire::ErrorBody;
+use kiln_scheduler_api::wire::ErrorBody;
 
 /// An error answer.
 #[derive(Debug)]
@@ -83,6 +83,12 @@ impl From<SchedulerError> for ApiError {
             }
         };
         Self::new(status, code, error.to_string())
+    }
+}
+
+impl From<kiln_scheduler_api::BadField> for ApiError {
+    fn from(bad: kiln_scheduler_api::BadField) -> Self {
+        SchedulerError::from(bad).into()
     }
 }
 

@@ -7,7 +7,7 @@ use kiln_protocol::PublicKey;
 
 use super::error::{ApiJson, ApiResult};
 use crate::scheduler::Scheduler;
-use crate::wire::{
+use kiln_scheduler_api::wire::{
     ErrorBody, JobLogs, JobResult, JobStatus, PostReceipt, ReceiptJson, RenterSigned, SubmitJob,
     hex_key,
 };

@@ -32,8 +32,8 @@ use utoipa::OpenApi;
 
 use crate::config::{MAX_BODY_BYTES, MAX_COMPONENT_BYTES, MAX_INPUT_BODY_BYTES};
 use crate::scheduler::Scheduler;
-use crate::wire;
 use error::ApiError;
+use kiln_scheduler_api::wire;
 
 /// The OpenAPI document served at `/openapi.json`.
 #[derive(OpenApi)]

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 
 use super::error::{ApiJson, ApiResult};
 use crate::scheduler::Scheduler;
-use crate::wire::{ErrorBody, NodeInfo, RegisterNode, Registered};
+use kiln_scheduler_api::wire::{ErrorBody, NodeInfo, RegisterNode, Registered};
 
 /// Registers a node, or updates its registration with a newer manifest.
 #[utoipa::path(post, path = "/v1/nodes", tag = "nodes", request_body = RegisterNode,

@@ -10,7 +10,7 @@ use super::error::ApiResult;
 use crate::model::JobState;
 use crate::scheduler::{Scheduler, lock};
 use crate::store::Backend;
-use crate::wire::{ErrorBody, Health, NetworkStats};
+use kiln_scheduler_api::wire::{ErrorBody, Health, NetworkStats};
 
 /// Network-wide counts.
 #[utoipa::path(get, path = "/v1/stats", tag = "operations",

@@ -10,7 +10,7 @@ use kiln_protocol::{Digest, PublicKey};
 
 use super::error::{ApiJson, ApiResult};
 use crate::scheduler::Scheduler;
-use crate::wire::{ComponentStored, ErrorBody, JobInput, hex_array, hex_key};
+use kiln_scheduler_api::wire::{ComponentStored, ErrorBody, JobInput, hex_array, hex_key};
 
 fn digest(text: &str) -> ApiResult<Digest> {
     Ok(Digest(hex_array("digest", text)?))

@@ -13,10 +13,10 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::error::ApiResult;
 use crate::config::MAX_WS_MESSAGE_BYTES;
-use crate::link::{FromNode, ToNode};
 use crate::model::link_message;
 use crate::scheduler::{JobEvent, LINK_QUEUE, Scheduler};
-use crate::wire::{ErrorBody, hex_array, hex_key};
+use kiln_scheduler_api::link::{FromNode, ToNode};
+use kiln_scheduler_api::wire::{ErrorBody, hex_array, hex_key};
 
 /// How long a node has to answer the challenge. A node answers in one round
 /// trip; this only bounds sockets opened by something that never will.
@@ -180,7 +180,7 @@ pub async fn job_events(
 async fn run_job_events(
     mut socket: WebSocket,
     job: String,
-    status: crate::wire::JobStatus,
+    status: kiln_scheduler_api::wire::JobStatus,
     mut events: broadcast::Receiver<JobEvent>,
 ) {
     let first = JobEvent::Status {

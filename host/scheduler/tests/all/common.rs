@@ -9,10 +9,10 @@ use kiln_protocol::manifest::{
 };
 use kiln_protocol::signing::{SigningKey, public_key, sign};
 use kiln_protocol::{EncryptionKey, JobSpec, PublicKey, Rates, sha256};
-use kiln_scheduler::link::ToNode;
 use kiln_scheduler::model::{RenterAction, renter_action_message, submit_message};
-use kiln_scheduler::wire::{RegisterNode, RenterSigned, SubmitJob};
 use kiln_scheduler::{Scheduler, SchedulerConfig, Store};
+use kiln_scheduler_api::link::ToNode;
+use kiln_scheduler_api::wire::{RegisterNode, RenterSigned, SubmitJob};
 use sqlx::Connection as _;
 use tokio::sync::mpsc;
 

@@ -7,9 +7,9 @@ use kiln_protocol::receipt::{Parties, Receipt, Usage};
 use kiln_protocol::signing::public_key;
 use kiln_protocol::{Digest, SignedReceipt, sha256};
 use kiln_scheduler::Scheduler;
-use kiln_scheduler::link::{FromNode, ToNode};
 use kiln_scheduler::model::{JobState, RenterAction};
-use kiln_scheduler::wire::PostReceipt;
+use kiln_scheduler_api::link::{FromNode, ToNode};
+use kiln_scheduler_api::wire::PostReceipt;
 
 use crate::common::{
     NodeSpec, SOL, fast_config, link, next, rates, renter, renter_signed, spec, submit,

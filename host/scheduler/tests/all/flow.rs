@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use kiln_protocol::{JobSpec, Rates, WorkloadClass};
-use kiln_scheduler::link::{FromNode, ToNode};
 use kiln_scheduler::matching::{Candidate, PolicyError};
 use kiln_scheduler::model::{JobState, RenterAction};
 use kiln_scheduler::{PricingPolicy, RankPolicy, Scheduler, SchedulerError};
+use kiln_scheduler_api::link::{FromNode, ToNode};
 
 use crate::common::{NodeSpec, SOL, fast_config, link, next, rates, renter_signed, spec, submit};
 use crate::on_both_stores;

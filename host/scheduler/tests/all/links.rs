@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use kiln_scheduler::Scheduler;
-use kiln_scheduler::client::NodeLink;
-use kiln_scheduler::link::{FromNode, ToNode};
 use kiln_scheduler::server::serve;
+use kiln_scheduler_api::link::{FromNode, ToNode};
+use kiln_scheduler_api::node_link::NodeLink;
 use tokio::net::TcpListener;
 
 use crate::common::{NodeSpec, SOL, fast_config, key, spec, submit};

@@ -43,7 +43,7 @@ on_both_stores!(a_manifest_signed_by_another_key_is_refused, |store| {
     let node = NodeSpec::cpu("forged");
     let mut signed = node.signed();
     signed.manifest.price_floor.per_wall_second += 1;
-    let request = kiln_scheduler::wire::RegisterNode {
+    let request = kiln_scheduler_api::wire::RegisterNode {
         manifest: hex::encode(signed.to_bytes()),
         stake: SOL,
     };
@@ -68,7 +68,7 @@ on_both_stores!(a_key_or_wallet_under_another_id_is_refused, |store| {
     let mut manifest = clone.manifest();
     manifest.receipt_key = first.manifest().receipt_key;
     let signed = kiln_protocol::manifest::SignedManifest::sign(manifest, &first.key()).unwrap();
-    let request = kiln_scheduler::wire::RegisterNode {
+    let request = kiln_scheduler_api::wire::RegisterNode {
         manifest: hex::encode(signed.to_bytes()),
         stake: SOL,
     };
@@ -88,7 +88,7 @@ on_both_stores!(a_key_or_wallet_under_another_id_is_refused, |store| {
     let mut manifest = clone.manifest();
     manifest.operator = first.operator();
     let signed = kiln_protocol::manifest::SignedManifest::sign(manifest, &clone.key()).unwrap();
-    let request = kiln_scheduler::wire::RegisterNode {
+    let request = kiln_scheduler_api::wire::RegisterNode {
         manifest: hex::encode(signed.to_bytes()),
         stake: SOL,
     };

@@ -20,8 +20,8 @@ use kiln_protocol::signing::{SigningKey, public_key, sign};
 use kiln_protocol::{
     BenchmarkClass, Digest, JobSpec, PublicKey, Rates, SignedReceipt, WorkloadClass, sha256,
 };
-use kiln_scheduler::model::{RenterAction, renter_action_message, submit_message};
-use kiln_scheduler::wire::{RenterSigned, SubmitJob};
+use kiln_scheduler_api::messages::{RenterAction, renter_action_message, submit_message};
+use kiln_scheduler_api::wire::{RenterSigned, SubmitJob};
 use kiln_settlement_interface::pda::job_address;
 use solana_address::Address;
 use solana_keypair::Keypair;
@@ -454,7 +454,7 @@ impl Renter {
 
 /// A key or id sent as hex.
 pub fn parse_key(text: &str) -> Option<PublicKey> {
-    kiln_scheduler::wire::hex_key("key", text).ok()
+    kiln_scheduler_api::wire::hex_key("key", text).ok()
 }
 
 /// The address form of a key.

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use kiln_protocol::{JobSpec, PublicKey, Rates};
-use kiln_scheduler::model::{
+use kiln_scheduler_api::messages::{
     RenterAction, input_message, input_seal_context, renter_action_message,
 };
-use kiln_scheduler::wire::{JobInput, JobStatus, RenterSigned};
+use kiln_scheduler_api::wire::{JobInput, JobStatus, RenterSigned};
 use kiln_settlement::Acceptance;
 use kiln_settlement_interface::instruction::OpenJobParams;
 
@@ -26,7 +26,7 @@ impl Renter {
         job_number: u64,
         spec: &JobSpec,
         status: &JobStatus,
-        acceptance: &kiln_scheduler::wire::AcceptanceJson,
+        acceptance: &kiln_scheduler_api::wire::AcceptanceJson,
         result_key: &kiln_seal::SecretKey,
         request: &JobRequest,
     ) -> Result<(u32, PublicKey, Rates, u64)> {

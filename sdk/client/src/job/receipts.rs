@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use kiln_protocol::chain::ReceiptChain;
 use kiln_protocol::receipt::Parties;
 use kiln_protocol::{Digest, PublicKey, Rates, SignedReceipt, proof_of_execution};
-use kiln_scheduler::model::{RenterAction, renter_action_message, result_seal_context};
-use kiln_scheduler::wire::{JobStatus, PostReceipt, RenterSigned};
+use kiln_scheduler_api::messages::{RenterAction, renter_action_message, result_seal_context};
+use kiln_scheduler_api::wire::{JobStatus, PostReceipt, RenterSigned};
 
 use super::{JobOutcome, JobRequest, Progress, Renter, signature_hex};
 use crate::error::{ClientError, Result};

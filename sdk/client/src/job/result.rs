@@ -2,7 +2,7 @@
 
 use kiln_protocol::signing::SigningKey;
 use kiln_protocol::{PublicKey, sha256};
-use kiln_scheduler::model::result_seal_context;
+use kiln_scheduler_api::messages::result_seal_context;
 
 use crate::error::Result;
 

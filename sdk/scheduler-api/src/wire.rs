@@ -4,30 +4,29 @@
 //! strings; amounts as JSON integers. The borsh encodings are
 //! `kiln-protocol`'s, so what a party signed is exactly what it sent.
 
-use kiln_protocol::{Digest, PublicKey, Rates};
+use kiln_protocol::{PublicKey, Rates};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{Result, SchedulerError};
-use crate::model::{JobRecord, NodeRecord};
+use crate::BadField;
+
+/// A decoded field, or which field was bad and why.
+pub type Result<T, E = BadField> = std::result::Result<T, E>;
 
 /// Decodes a hex field of exactly `N` bytes.
 pub fn hex_array<const N: usize>(field: &'static str, text: &str) -> Result<[u8; N]> {
-    let bytes = hex::decode(text).map_err(|e| SchedulerError::bad_field(field, e.to_string()))?;
+    let bytes = hex::decode(text).map_err(|e| BadField::new(field, e.to_string()))?;
     bytes
         .try_into()
-        .map_err(|_| SchedulerError::bad_field(field, format!("must be {N} bytes of hex")))
+        .map_err(|_| BadField::new(field, format!("must be {N} bytes of hex")))
 }
 
 /// Decodes a hex field of any length up to `max` bytes.
 pub fn hex_bytes(field: &'static str, text: &str, max: usize) -> Result<Vec<u8>> {
     if text.len() > max.saturating_mul(2) {
-        return Err(SchedulerError::bad_field(
-            field,
-            format!("longer than {max} bytes"),
-        ));
+        return Err(BadField::new(field, format!("longer than {max} bytes")));
     }
-    hex::decode(text).map_err(|e| SchedulerError::bad_field(field, e.to_string()))
+    hex::decode(text).map_err(|e| BadField::new(field, e.to_string()))
 }
 
 /// Decodes a 32-byte key.
@@ -130,32 +129,6 @@ pub fn class_name(class: kiln_protocol::WorkloadClass) -> &'static str {
     }
 }
 
-impl From<&NodeRecord> for NodeInfo {
-    fn from(node: &NodeRecord) -> Self {
-        let m = &node.manifest.manifest;
-        Self {
-            node_id: m.node_id.to_string(),
-            operator: m.operator.to_string(),
-            receipt_key: m.receipt_key.to_string(),
-            encryption_key: m.encryption_key.to_string(),
-            region: m.region.clone(),
-            classes: m
-                .workload_classes
-                .iter()
-                .map(|c| class_name(*c).to_owned())
-                .collect(),
-            benchmark_class: m.benchmark_class.0,
-            price_floor: m.price_floor.into(),
-            stake: node.stake,
-            tier: node.tier,
-            max_jobs: node.max_jobs,
-            reputation: node.reputation,
-            online: node.online,
-            last_seen_ms: node.last_seen_ms,
-        }
-    }
-}
-
 /// `POST /v1/jobs`: a renter submits a job.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SubmitJob {
@@ -249,7 +222,7 @@ pub struct JobInput {
     pub sealed: String,
     /// X25519 key the node seals the result to (hex, 32 bytes).
     pub result_key: String,
-    /// The renter's signature over `model::input_message` (hex).
+    /// The renter's signature over `messages::input_message` (hex).
     pub signature: String,
 }
 
@@ -260,27 +233,6 @@ pub struct ComponentStored {
     pub digest: String,
     /// Its size.
     pub bytes: u64,
-}
-
-impl JobStatus {
-    /// The status of `job`; `encryption_key` is its node's, when it has one.
-    pub fn new(job: &JobRecord, encryption_key: Option<String>) -> Self {
-        Self {
-            job_id: job.id.to_string(),
-            state: job.state.as_str().to_owned(),
-            attempt: job.attempt,
-            node_id: job.node.map(|n| n.to_string()),
-            node_encryption_key: encryption_key,
-            price: job.price.map(Into::into),
-            node_confirmed: job.node_confirmed,
-            renter_confirmed: job.renter_confirmed,
-            submitted_ms: job.submitted_ms,
-            updated_ms: job.updated_ms,
-            output_digest: job.output_digest.map(|d: Digest| d.to_string()),
-            error: job.error.clone(),
-            acceptance: None,
-        }
-    }
 }
 
 /// A job's log.
@@ -377,4 +329,20 @@ pub struct PoliciesInUse {
     pub rank: String,
     /// The pricing policy's name.
     pub pricing: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hex_array, hex_bytes, hex_key};
+    use crate::BadField;
+
+    #[test]
+    fn a_bad_hex_field_is_named_in_its_error() {
+        assert_eq!(hex_key("job id", &"ab".repeat(32)).unwrap().0, [0xab; 32]);
+        let short = hex_key("job id", "abcd").unwrap_err();
+        assert_eq!(short, BadField::new("job id", "must be 32 bytes of hex"));
+        assert_eq!(hex_array::<2>("digest", "zz").unwrap_err().field, "digest");
+        assert!(hex_bytes("input", &"00".repeat(5), 4).is_err());
+        assert_eq!(hex_bytes("input", "0001", 4).unwrap(), [0, 1]);
+    }
 }

@@ -16,9 +16,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::config::{RECONNECT_BACKOFF_MAX, RECONNECT_BACKOFF_MIN};
 use crate::link::{FromNode, ToNode};
-use crate::model::link_message;
+use crate::messages::link_message;
+
+/// Longest pause between a node's reconnect attempts. Backoff doubles from
+/// [`RECONNECT_BACKOFF_MIN`] up to this, with jitter, so a restarted
+/// scheduler is not hit by every node at once.
+pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// First pause before a node reconnects.
+pub const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(100);
 
 /// Messages buffered between the link and the node agent, each way.
 pub const CLIENT_QUEUE: usize = 1024;

@@ -142,3 +142,20 @@ pub enum FromNode {
         reason: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ToNode;
+
+    #[test]
+    fn link_frames_are_tagged_json() {
+        let start = ToNode::Start {
+            job_id: "ab".into(),
+            attempt: 2,
+        };
+        let text = serde_json::to_string(&start).unwrap();
+        assert_eq!(text, r#"{"type":"start","job_id":"ab","attempt":2}"#);
+        assert_eq!(serde_json::from_str::<ToNode>(&text).unwrap(), start);
+        assert!(serde_json::from_str::<ToNode>(r#"{"type":"start"}"#).is_err());
+    }
+}
