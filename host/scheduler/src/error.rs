@@ -146,10 +146,7 @@ pub enum SchedulerError {
 
 impl From<kiln_scheduler_api::BadField> for SchedulerError {
     fn from(bad: kiln_scheduler_api::BadField) -> Self {
-        Self::BadField {
-            field: bad.field,
-            reason: bad.reason,
-        }
+        Self::bad_field(bad.field, bad.reason)
     }
 }
 
