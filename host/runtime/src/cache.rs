@@ -177,6 +177,12 @@ impl ComponentCache {
         Ok(workload)
     }
 
+    /// The workloads held in memory, for dropping their prepared instances
+    /// when the runtime closes.
+    pub(crate) fn workloads(&self) -> Vec<Workload> {
+        self.lock().by_digest.values().cloned().collect()
+    }
+
     /// Checks the header and compiles (or reads the disk cache); no linking.
     pub(crate) fn compile_only(
         &self,

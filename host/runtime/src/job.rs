@@ -229,7 +229,13 @@ async fn execute(
             let call = async {
                 let mut prepared = match warm {
                     Some(prepared) => prepared,
-                    None => Prepared::make(&runtime, &workload).await?,
+                    None => {
+                        let scratch = runtime
+                            .scratch
+                            .take()
+                            .map_err(|e| JobError::Setup(format!("scratch dir: {e}")))?;
+                        Prepared::make(&runtime, &workload, scratch).await?
+                    }
                 };
                 pipes = Some((prepared.stdout.clone(), prepared.stderr.clone()));
                 prepared.configure(&runtime, &workload, &limits, &meter)?;

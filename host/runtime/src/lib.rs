@@ -61,9 +61,30 @@ pub(crate) struct StartCounters {
 }
 
 /// The sandbox of one process. Cheap to clone; clones share everything.
+///
+/// Dropping the last clone closes the runtime. Jobs already started run to
+/// their end and each removes its scratch directory; no instance or
+/// directory is made ahead of time any more, and those waiting are dropped
+/// at once. The runtime's own directory goes with its last job, and the
+/// scratch root may be removed right away: nothing makes a directory in it
+/// any more but a job started before the drop.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
+    /// Shared by the clones; the last one dropped closes the runtime.
+    _open: Arc<OpenHandle>,
+}
+
+/// Closes its runtime when dropped (jobs hold `Inner`, not this).
+struct OpenHandle(Arc<Inner>);
+
+impl Drop for OpenHandle {
+    fn drop(&mut self) {
+        self.0.scratch.close();
+        for workload in self.0.cache.workloads() {
+            warm::drop_all(&workload);
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -112,20 +133,22 @@ impl Runtime {
             None
         };
         let slots = Semaphore::new(usize::try_from(config.max_concurrent_jobs.max(1)).unwrap_or(1));
+        let inner = Arc::new(Inner {
+            engine,
+            linker,
+            cache,
+            scratch,
+            config,
+            slots,
+            warm_budget: Arc::new(Semaphore::new(
+                usize::try_from(config::MAX_WARM_INSTANCES).unwrap_or(0),
+            )),
+            starts: StartCounters::default(),
+            _ticker: ticker,
+        });
         Ok(Self {
-            inner: Arc::new(Inner {
-                engine,
-                linker,
-                cache,
-                scratch,
-                config,
-                slots,
-                warm_budget: Arc::new(Semaphore::new(
-                    usize::try_from(config::MAX_WARM_INSTANCES).unwrap_or(0),
-                )),
-                starts: StartCounters::default(),
-                _ticker: ticker,
-            }),
+            _open: Arc::new(OpenHandle(inner.clone())),
+            inner,
         })
     }
 

@@ -20,10 +20,17 @@
 //! sent, while the job still holds its slot (`job::tear_down`): on an ext4
 //! disk mounted with `discard`, an `rmdir` and a `mkdir` cost about 50 and
 //! 25 µs, which a renter waiting for the result should not pay.
+//!
+//! A job's teardown can outlast the last [`crate::Runtime`] handle, so the
+//! pool is closed when that handle goes ([`ScratchPool::close`]): from then
+//! on only jobs already started make directories, never the pool or the
+//! warm instances. Whoever dropped the runtime may remove the scratch root
+//! at once without racing a `mkdir` into it; what is left goes with the
+//! last job.
 
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use crate::config::POOLED_SCRATCH_DIRS;
 
@@ -38,6 +45,9 @@ const JOB_PREFIX: &str = "kiln-job-";
 #[derive(Debug)]
 pub(crate) struct ScratchPool {
     ready: Mutex<Vec<ScratchDir>>,
+    /// True once the runtime is closed. Spares are made under the read
+    /// lock, so once [`Self::close`] holds the write lock none is being made.
+    closed: RwLock<bool>,
     // Declared last: dropped after the job directories inside it.
     dir: tempfile::TempDir,
 }
@@ -51,6 +61,7 @@ impl ScratchPool {
         set_private(dir.path())?;
         let pool = Self {
             ready: Mutex::new(Vec::with_capacity(POOLED_SCRATCH_DIRS)),
+            closed: RwLock::new(false),
             dir,
         };
         pool.refill()?;
@@ -61,7 +72,8 @@ impl ScratchPool {
         self.ready.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A fresh, empty directory: a ready one, or a new one if none is.
+    /// A fresh, empty directory for a job: a ready one, or a new one if none
+    /// is. Works after [`Self::close`], for jobs started before it.
     pub(crate) fn take(&self) -> io::Result<ScratchDir> {
         match self.lock().pop() {
             Some(dir) => Ok(dir),
@@ -69,10 +81,25 @@ impl ScratchPool {
         }
     }
 
-    /// Tops the pool up to [`POOLED_SCRATCH_DIRS`]. Several jobs' teardowns
-    /// may refill at once; a directory made when the pool is already full
-    /// again is removed rather than pooled, so the pool never holds more.
+    /// A fresh, empty directory for an instance made ahead of time; `None`
+    /// once the runtime is closed.
+    pub(crate) fn take_spare(&self) -> io::Result<Option<ScratchDir>> {
+        let closed = self.closed.read().unwrap_or_else(|e| e.into_inner());
+        if *closed {
+            return Ok(None);
+        }
+        self.take().map(Some)
+    }
+
+    /// Tops the pool up to [`POOLED_SCRATCH_DIRS`], unless the runtime is
+    /// closed. Several jobs' teardowns may refill at once; a directory made
+    /// when the pool is already full again is removed rather than pooled, so
+    /// the pool never holds more.
     pub(crate) fn refill(&self) -> io::Result<()> {
+        let closed = self.closed.read().unwrap_or_else(|e| e.into_inner());
+        if *closed {
+            return Ok(());
+        }
         while self.lock().len() < POOLED_SCRATCH_DIRS {
             let dir = ScratchDir::create(self.dir.path())?;
             let mut ready = self.lock();
@@ -84,6 +111,19 @@ impl ScratchPool {
             ready.push(dir);
         }
         Ok(())
+    }
+
+    /// Stops making spare directories and removes the ready ones. Returns
+    /// after any spare being made has been made (and is about to be used or
+    /// dropped), so nothing but a started job's `mkdir` follows.
+    pub(crate) fn close(&self) {
+        *self.closed.write().unwrap_or_else(|e| e.into_inner()) = true;
+        let ready = std::mem::take(&mut *self.lock());
+        drop(ready);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        *self.closed.read().unwrap_or_else(|e| e.into_inner())
     }
 }
 

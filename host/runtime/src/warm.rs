@@ -61,13 +61,13 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// Makes one: a scratch dir, pipes, a deny-by-default WASI context, a
+    /// Makes one around `scratch`: pipes, a deny-by-default WASI context, a
     /// store at the runtime's ceilings, and the component instantiated.
-    pub(crate) async fn make(runtime: &Inner, workload: &Workload) -> Result<Self, JobError> {
-        let scratch = runtime
-            .scratch
-            .take()
-            .map_err(|e| JobError::Setup(format!("scratch dir: {e}")))?;
+    pub(crate) async fn make(
+        runtime: &Inner,
+        workload: &Workload,
+        scratch: ScratchDir,
+    ) -> Result<Self, JobError> {
         let (stdout, stderr) = (CappedPipe::new(0), CappedPipe::new(0));
         // Deny by default: no environment, no arguments, empty stdin, no
         // network (not linked at all), no host directory but the scratch dir.
@@ -188,7 +188,16 @@ pub(crate) async fn refill(runtime: Arc<Inner>, workload: Workload) {
         let Ok(permit) = runtime.warm_budget.clone().try_acquire_owned() else {
             return;
         };
-        match Prepared::make(&runtime, &workload).await {
+        let scratch = match runtime.scratch.take_spare() {
+            Ok(Some(scratch)) => scratch,
+            // The runtime is closed: no more spares.
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not make a scratch dir ahead of time");
+                return;
+            }
+        };
+        match Prepared::make(&runtime, &workload, scratch).await {
             Ok(mut prepared) => {
                 prepared.permit = Some(permit);
                 workload
@@ -196,11 +205,25 @@ pub(crate) async fn refill(runtime: Arc<Inner>, workload: Workload) {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(prepared);
+                // Closed while this one was made: `close` may have cleared
+                // the list before the push.
+                if runtime.scratch.is_closed() {
+                    drop_all(&workload);
+                    return;
+                }
             }
+            Err(_) if runtime.scratch.is_closed() => return,
             Err(error) => {
                 tracing::warn!(workload = %workload.digest(), %error, "could not prepare an instance ahead of time");
                 return;
             }
         }
     }
+}
+
+/// Drops `workload`'s prepared instances (their stores, scratch dirs and
+/// budget permits); for a closed runtime.
+pub(crate) fn drop_all(workload: &Workload) {
+    let prepared = std::mem::take(&mut *workload.warm().lock().unwrap_or_else(|e| e.into_inner()));
+    drop(prepared);
 }

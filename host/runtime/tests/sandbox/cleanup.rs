@@ -168,3 +168,27 @@ async fn a_dropped_runtime_removes_its_scratch_directory() {
     drop(runtime);
     assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scratch_root_can_be_removed_as_soon_as_the_runtime_is_dropped() {
+    // A job's teardown and its workload's warm refill run after the report,
+    // so they can outlast the runtime handle. Once it is dropped they must
+    // make no directory, or removing the root right away would race a mkdir
+    // (as it did: test runs left empty `scratch` directories in /tmp).
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("scratch");
+        let runtime = kiln_runtime::Runtime::new(kiln_runtime::RuntimeConfig::new(&root)).unwrap();
+        let workload = runtime
+            .load(&crate::common::guest("kiln_test_hostile"))
+            .unwrap();
+        for _ in 0..2 {
+            let report = runtime.run(&workload, b"echo:hi".to_vec(), tight()).await;
+            assert_eq!(report.result.unwrap(), b"hi");
+        }
+        drop(runtime);
+        std::fs::remove_dir_all(&root)
+            .unwrap_or_else(|e| panic!("round {round}: the root could not be removed: {e}"));
+        drop(workload);
+    }
+}
