@@ -268,7 +268,7 @@ fn a_job_lives_its_whole_life_through_the_cli_and_the_state_file() {
     std::fs::write(&last, r2.to_bytes()).unwrap();
     chain.ok(&[
         "close",
-        "--operator",
+        "--signer",
         &operator,
         "--job",
         &job,

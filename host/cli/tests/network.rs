@@ -38,6 +38,13 @@ const CHAIN_SERVE: &[&str] = &[
 
 /// Lamports each operator and the admin start with.
 const OPERATOR_AIRDROP: u64 = 20_000_000_000;
+/// Lamports each node key gets for the fees of the escrow closes it signs.
+const NODE_FEES_AIRDROP: u64 = 100_000_000;
+
+/// The keypair file of `node`'s operator, beside (not in) its data dir.
+fn operator_file(node: &str) -> String {
+    format!("{node}-operator.json")
+}
 /// What each node stakes (and declares to the scheduler): 1 SOL, tier 0,
 /// one job at a time. That is the case that once stalled the kill test: the
 /// scheduler requeues a killed node's job and may propose it to the
@@ -201,22 +208,36 @@ impl Network {
         ]);
         network.chain(&["init", "--admin", "admin.json", "--scheduler", "admin.json"]);
         for node in nodes {
+            // The operator's wallet is its own key: it registers, stakes and
+            // is paid; the node holds only the node key, which signs
+            // receipts and closes escrows (and pays those fees).
             let key = format!("{node}/node-key.json");
+            let operator = operator_file(node);
             network.ok(&["node", "keys", "--dir", node]);
+            network.ok(&["keys", "new", "--out", &operator]);
+            network.chain(&[
+                "airdrop",
+                "--to",
+                &operator,
+                "--lamports",
+                &OPERATOR_AIRDROP.to_string(),
+            ]);
             network.chain(&[
                 "airdrop",
                 "--to",
                 &key,
                 "--lamports",
-                &OPERATOR_AIRDROP.to_string(),
+                &NODE_FEES_AIRDROP.to_string(),
             ]);
+            // The operator registers the node key by its address alone.
+            let receipt_key = network.ok(&["keys", "address", &key]);
             network.chain(&[
                 "node",
                 "register",
                 "--operator",
-                &key,
+                &operator,
                 "--receipt-key",
-                &key,
+                receipt_key.trim(),
                 "--class",
                 "0",
                 "--region",
@@ -227,7 +248,7 @@ impl Network {
             network.chain(&[
                 "stake",
                 "--operator",
-                &key,
+                &operator,
                 "--lamports",
                 &NODE_STAKE.to_string(),
             ]);
@@ -267,6 +288,8 @@ impl Network {
         let scheduler = self.scheduler.clone();
         let rpc = self.rpc.clone();
         let stake = NODE_STAKE.to_string();
+        let operator = self.ok(&["keys", "address", &operator_file(node)]);
+        let operator = operator.trim().to_owned();
         let ready = self.children.start(
             node,
             &[
@@ -284,6 +307,8 @@ impl Network {
                 FLOOR,
                 "--stake",
                 &stake,
+                "--operator",
+                &operator,
             ],
         );
         assert!(
@@ -418,6 +443,10 @@ fn a_job_runs_across_separate_processes_and_settles_on_the_served_chain() {
     let network = Network::running(&nodes);
     let before: Vec<u64> = nodes
         .iter()
+        .map(|n| network.balance(&operator_file(n)))
+        .collect();
+    let keys_before: Vec<u64> = nodes
+        .iter()
         .map(|n| network.balance(&format!("{n}/node-key.json")))
         .collect();
     let fees_before = network.treasury_fees();
@@ -477,8 +506,9 @@ fn a_job_runs_across_separate_processes_and_settles_on_the_served_chain() {
     let cost = outcome["co_signed_cost"].as_u64().expect("a cost");
     assert_eq!(verified["payable"].as_u64(), Some(cost), "{verified}");
 
-    // and the chain paid the node that ran it (less the fee, less what it
-    // paid to send the close), the treasury its fee, the other node nothing.
+    // and the chain paid the operator of the node that ran it (less the
+    // treasury's fee), the treasury its fee, the other operator nothing; the
+    // node's own key, which signed the close, paid only signature fees.
     let fee = cost * FEE_BPS / 10_000;
     assert!(fee > 0, "a cost of {cost} is too small to see the fee");
     assert_eq!(network.treasury_fees() - fees_before, fee);
@@ -488,19 +518,19 @@ fn a_job_runs_across_separate_processes_and_settles_on_the_served_chain() {
         .unwrap_or_else(|| panic!("the job ran on neither node: {outcome}"));
     let after: Vec<u64> = nodes
         .iter()
-        .map(|n| network.balance(&format!("{n}/node-key.json")))
+        .map(|n| network.balance(&operator_file(n)))
         .collect();
-    let earned = after[ran] - before[ran];
-    let close_fee = cost - fee - earned;
-    assert!(
-        close_fee > 0 && close_fee.is_multiple_of(LAMPORTS_PER_SIGNATURE),
-        "the node earned {earned} of {} payable: only whole signature fees may be missing",
-        cost - fee
-    );
+    assert_eq!(after[ran] - before[ran], cost - fee, "the operator's pay");
     assert_eq!(
         after[1 - ran],
         before[1 - ran],
-        "the idle node's balance moved"
+        "the idle operator's balance moved"
+    );
+    let key = format!("{}/node-key.json", nodes[ran]);
+    let close_fee = keys_before[ran] - network.balance(&key);
+    assert!(
+        close_fee > 0 && close_fee.is_multiple_of(LAMPORTS_PER_SIGNATURE),
+        "the node key paid {close_fee}: only whole signature fees"
     );
 }
 
@@ -607,7 +637,7 @@ fn a_node_killed_mid_job_is_paid_what_was_co_signed_and_the_job_finishes_elsewhe
     let mut network = Network::running(&nodes);
     let before: Vec<u64> = nodes
         .iter()
-        .map(|n| network.balance(&format!("{n}/node-key.json")))
+        .map(|n| network.balance(&operator_file(n)))
         .collect();
 
     // when a renter submits a job that spins for several seconds (a receipt
@@ -682,7 +712,7 @@ fn a_node_killed_mid_job_is_paid_what_was_co_signed_and_the_job_finishes_elsewhe
     assert_eq!(job["last_paid_seq"].as_u64(), Some(seq), "{job}");
     let paid = job["paid"].as_u64().unwrap();
     assert!(paid > 0 && paid < job["escrow"].as_u64().unwrap(), "{job}");
-    // and the killed node got exactly that, less the fee (it sent nothing).
-    let earned = network.balance(&format!("{}/node-key.json", nodes[killed])) - before[killed];
+    // and the killed node's operator got exactly that, less the fee.
+    let earned = network.balance(&operator_file(nodes[killed])) - before[killed];
     assert_eq!(earned, paid - paid * FEE_BPS / 10_000);
 }

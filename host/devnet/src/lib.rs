@@ -34,6 +34,10 @@ use solana_signer::Signer as _;
 /// a tier 1 stake of 10 SOL and the fees after it).
 pub const OPERATOR_AIRDROP: u64 = 20_000_000_000;
 
+/// Lamports each node key gets for the fees of the escrow closes it signs
+/// (5 000 a transaction): ample for any test or demo.
+pub const NODE_FEE_AIRDROP: u64 = 100_000_000;
+
 /// Stake each node puts up by default: tier 0's minimum (1 SOL), one job at
 /// a time (the scheduler's `StakeTiers`); ten times this is tier 1, four.
 pub const NODE_STAKE: u64 = 1_000_000_000;
@@ -120,10 +124,14 @@ impl DevnetConfig {
 pub struct DevNode {
     /// The agent; `None` once killed.
     pub node: Option<Node>,
-    /// Its key (node id, receipt key and operator wallet).
+    /// Its key (node id and receipt key), in its data dir.
     pub id: PublicKey,
+    /// Its operator's wallet: staked the node and is paid for its jobs.
+    pub operator: PublicKey,
     /// Its data dir.
     pub dir: PathBuf,
+    /// The operator's keypair, held by the devnet, never in `dir`.
+    operator_keypair: Keypair,
 }
 
 /// The running network.
@@ -263,8 +271,14 @@ impl Devnet {
         let dir = self.config.dir.join(format!("node-{index}"));
         let keys =
             kiln_node::keys::NodeKeys::load_or_create(&dir).map_err(kiln_node::StartError::from)?;
-        let operator = Keypair::new_from_array(*keys.signing.as_bytes());
-        let id = PublicKey(operator.pubkey().to_bytes());
+        let node_key = Keypair::new_from_array(*keys.signing.as_bytes());
+        let id = PublicKey(node_key.pubkey().to_bytes());
+        // The operator's wallet is a key of its own that the node never
+        // holds, as an operator would keep it off the node's machine.
+        let operator = self
+            .nodes
+            .get(index)
+            .map_or_else(new_keypair, |slot| slot.operator_keypair.insecure_clone());
         {
             let mut chain = self.chain.lock().expect("chain lock");
             let node_account = kiln_settlement_interface::pda::node_address(&operator.pubkey()).0;
@@ -273,6 +287,7 @@ impl Devnet {
                 .is_none()
             {
                 chain.fund(&operator.pubkey(), OPERATOR_AIRDROP)?;
+                chain.fund(&node_key.pubkey(), NODE_FEE_AIRDROP)?;
                 chain.register_node(
                     &operator,
                     NodeParams {
@@ -302,7 +317,8 @@ impl Devnet {
         node_config.metering = self.config.metering;
         node_config.flow = self.config.flow;
         node_config.settle_wait = self.config.settle_wait;
-        let settler = Arc::new(ChainSettler::new(Arc::clone(&self.chain), operator));
+        node_config.operator = Some(PublicKey(operator.pubkey().to_bytes()));
+        let settler = Arc::new(ChainSettler::new(Arc::clone(&self.chain), node_key));
         let node = Node::start(node_config, runtime, facts, class, Some(settler)).await?;
         if let Some(slot) = self.nodes.get_mut(index) {
             slot.node = Some(node);
@@ -310,7 +326,9 @@ impl Devnet {
             self.nodes.push(DevNode {
                 node: Some(node),
                 id,
+                operator: PublicKey(operator.pubkey().to_bytes()),
                 dir,
+                operator_keypair: operator,
             });
         }
         Ok(id)
@@ -360,6 +378,14 @@ impl Devnet {
             SchedulerApi::new(&self.scheduler_url),
             Arc::new(SharedLedger(Arc::clone(&self.chain))),
         ))
+    }
+
+    /// The operator wallet of node `id`, where its pay goes.
+    pub fn operator_of(&self, id: &PublicKey) -> Option<PublicKey> {
+        self.nodes
+            .iter()
+            .find(|node| node.id == *id)
+            .map(|node| node.operator)
     }
 
     /// Lamports at `key`.

@@ -86,6 +86,13 @@ pub(crate) struct Shared {
     pub vanished: AtomicBool,
 }
 
+impl Shared {
+    /// The operator's wallet: the node account on chain is derived from it.
+    pub fn operator(&self) -> PublicKey {
+        self.config.operator.unwrap_or(self.node_id)
+    }
+}
+
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
@@ -141,9 +148,9 @@ impl Node {
         let manifest = CapabilityManifest {
             version: MANIFEST_VERSION,
             node_id,
-            // One key: the node key is also its operator wallet and receipt
-            // key (see the crate README).
-            operator: node_id,
+            // The node key signs receipts; the operator's wallet is another
+            // key unless none was given (see the crate README).
+            operator: config.operator.unwrap_or(node_id),
             receipt_key: node_id,
             encryption_key: EncryptionKey(keys.seal.public_key().0),
             cpu: facts.cpu,
@@ -470,7 +477,7 @@ fn consider(
     let terms = Terms {
         job: spec.escrow.0,
         renter: renter.0,
-        node: node_address(&Address::new_from_array(shared.node_id.0))
+        node: node_address(&Address::new_from_array(shared.operator().0))
             .0
             .to_bytes(),
         rates: price,

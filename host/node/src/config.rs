@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kiln_protocol::{Rates, WorkloadClass};
+use kiln_protocol::{PublicKey, Rates, WorkloadClass};
 
 use crate::metering::MeteringConfig;
 use crate::receipts::FlowLimits;
@@ -63,6 +63,11 @@ pub struct NodeConfig {
     pub deadline_margin: Duration,
     /// See [`DEFAULT_STATUS_INTERVAL`].
     pub status_interval: Duration,
+    /// The operator's wallet: registers and stakes the node on chain and is
+    /// paid for its jobs. Only its public key is on this machine; the node
+    /// key (receipts, acceptances, escrow closes) is the only secret here.
+    /// `None`: the node key is its own operator (one key, as on a laptop).
+    pub operator: Option<PublicKey>,
 }
 
 impl NodeConfig {
@@ -87,6 +92,7 @@ impl NodeConfig {
             settle_wait: DEFAULT_SETTLE_WAIT,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
             status_interval: DEFAULT_STATUS_INTERVAL,
+            operator: None,
         }
     }
 

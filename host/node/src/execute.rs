@@ -127,11 +127,14 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
         Err(error) => return fail(shared, &id, attempt, error.to_string()).await,
     };
     if let Some(settler) = shared.settler.clone() {
-        let node = shared.node_id;
+        let (node, operator) = (shared.node_id, shared.operator());
         let checked = tokio::task::spawn_blocking(move || settler.job(&id)).await;
         let refusal = match checked {
             Ok(Ok(Some(job)))
-                if job.escrow >= escrow && job.node_receipt_key == node.0 && job.rates == price =>
+                if job.escrow >= escrow
+                    && job.node_receipt_key == node.0
+                    && job.operator == operator.0
+                    && job.rates == price =>
             {
                 None
             }

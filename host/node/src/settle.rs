@@ -29,25 +29,27 @@ pub enum SettleError {
 pub trait Settler: Send + Sync {
     /// The job account `escrow`, or `None` when it is not open.
     fn job(&self, escrow: &PublicKey) -> Result<Option<Job>, SettleError>;
-    /// Closes the job at `escrow` (signed by this node's operator), paying
-    /// `receipt` first when given and refunding the renter the rest.
+    /// Closes the job at `escrow` (signed by the node key, which the program
+    /// takes as the node's receipt key), paying the operator for `receipt`
+    /// first when given and refunding the renter the rest.
     fn close(&self, escrow: &PublicKey, receipt: Option<&SignedReceipt>)
     -> Result<(), SettleError>;
 }
 
 /// A [`Settler`] over a settlement client shared with others in the process
-/// (the demo's one in-process chain), signing as `operator`.
+/// (the demo's one in-process chain), signing with the node key, which also
+/// pays the transaction fees.
 pub struct ChainSettler<C> {
     settlement: Arc<Mutex<Settlement<C>>>,
-    operator: Keypair,
+    node_key: Keypair,
 }
 
 impl<C> ChainSettler<C> {
-    /// Settles on `settlement` as `operator`.
-    pub fn new(settlement: Arc<Mutex<Settlement<C>>>, operator: Keypair) -> Self {
+    /// Settles on `settlement`, signing with `node_key`.
+    pub fn new(settlement: Arc<Mutex<Settlement<C>>>, node_key: Keypair) -> Self {
         Self {
             settlement,
-            operator,
+            node_key,
         }
     }
 }
@@ -64,7 +66,7 @@ impl<C: Chain + Send> Settler for ChainSettler<C> {
         receipt: Option<&SignedReceipt>,
     ) -> Result<(), SettleError> {
         let mut settlement = self.settlement.lock().map_err(|_| SettleError::Poisoned)?;
-        settlement.close(&self.operator, &Address::new_from_array(escrow.0), receipt)?;
+        settlement.close(&self.node_key, &Address::new_from_array(escrow.0), receipt)?;
         Ok(())
     }
 }

@@ -69,8 +69,10 @@ pub fn claim_instructions(job: &Job, receipt: &SignedReceipt) -> Result<[Instruc
     Ok([signatures, builders::claim(&job_account, &operator)])
 }
 
-/// `Close` of `job` at `job_account`, after the final receipt's signatures when there is one.
+/// `Close` of `job` at `job_account` signed by `closer` (the operator or the
+/// node's receipt key), after the final receipt's signatures when there is one.
 pub fn close_instructions(
+    closer: &Address,
     job_account: &Address,
     job: &Job,
     final_receipt: Option<&SignedReceipt>,
@@ -85,7 +87,13 @@ pub fn close_instructions(
             })?,
         );
     }
-    let close = builders::close(&operator, job_account, &renter, final_receipt.is_some());
+    let close = builders::close(
+        closer,
+        &operator,
+        job_account,
+        &renter,
+        final_receipt.is_some(),
+    );
     instructions.push(close);
     Ok(instructions)
 }
@@ -190,17 +198,18 @@ impl<C: Chain> Settlement<C> {
         self.send(&instructions, &[payer])
     }
 
-    /// Closes `job` (signed by its node's operator), paying `final_receipt`
-    /// first when given and refunding the renter the rest.
+    /// Closes `job`, signed by `closer`: its node's operator or receipt key
+    /// (who also pays the fee). Pays the operator for `final_receipt` first
+    /// when given, and refunds the renter the rest.
     pub fn close(
         &mut self,
-        operator: &Keypair,
+        closer: &Keypair,
         job: &Address,
         final_receipt: Option<&SignedReceipt>,
     ) -> Result<Sent> {
         let state = self.job(job)?;
-        let instructions = close_instructions(job, &state, final_receipt)?;
-        self.send(&instructions, &[operator])
+        let instructions = close_instructions(&closer.pubkey(), job, &state, final_receipt)?;
+        self.send(&instructions, &[closer])
     }
 
     /// Refunds `job`'s renter after its deadline and grace; `payer` is anyone.

@@ -119,15 +119,19 @@ pub fn claim(job: &Address, operator: &Address) -> Instruction {
     instruction(SettlementInstruction::Claim, accounts)
 }
 
-/// `Close` `job`, signed by its node's `operator`.
+/// `Close` `job` on `operator`'s node, signed by `closer`: the operator
+/// itself, or the node's receipt key (so the operator's wallet can stay off
+/// the node's machine). The pay goes to `operator` either way.
 pub fn close(
+    closer: &Address,
     operator: &Address,
     job: &Address,
     renter: &Address,
     with_receipt: bool,
 ) -> Instruction {
     let accounts = vec![
-        AccountMeta::new(*operator, true),
+        AccountMeta::new_readonly(*closer, true),
+        AccountMeta::new(*operator, false),
         AccountMeta::new(*job, false),
         AccountMeta::new(*renter, false),
         AccountMeta::new(node_address(operator).0, false),

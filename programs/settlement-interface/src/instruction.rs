@@ -10,7 +10,7 @@
 //! | 5 | `Withdraw` | operator (s,w), config, node (w) | — |
 //! | 6 | `OpenJob` | renter (s,w), config, node, job (w), system program, instructions sysvar | job id u64, escrow u64, rates (3 × u64), deadline i64 |
 //! | 7 | `Claim` | job (w), operator (w), treasury (w), instructions sysvar | — |
-//! | 8 | `Close` | operator (s,w), job (w), renter (w), node (w), treasury (w), instructions sysvar | with receipt u8 (0 or 1) |
+//! | 8 | `Close` | closer (s: the operator or the node's receipt key), operator (w), job (w), renter (w), node (w), treasury (w), instructions sysvar | with receipt u8 (0 or 1) |
 //! | 9 | `Expire` | job (w), renter (w), config | — |
 //! | 10 | `RecordFault` | scheduler (s), config, node (w), treasury (w) | slash bps u16, evidence hash [32] |
 //!

@@ -18,7 +18,7 @@ use solana_compiler_builtins as _;
 use pinocchio::error::ProgramError;
 use pinocchio::{AccountView, Address, ProgramResult};
 
-/// The most accounts any instruction reads (`OpenJob` and `Close` take six).
+/// The most accounts any instruction reads (`Close` takes seven).
 /// pinocchio keeps one view per account on the entry frame, and the default
 /// of 255 overflows SBPF v0's 4 KiB frame; extra accounts are ignored.
 const MAX_ACCOUNTS: usize = 8;

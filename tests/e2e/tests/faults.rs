@@ -56,8 +56,10 @@ async fn a_node_that_vanishes_is_paid_what_was_co_signed_and_the_job_moves() {
         .payable
         .expect("a co-signed receipt for the first node");
 
-    // The first node is paid exactly what was co-signed; the renter gets the rest back.
-    let before = devnet.balance(&killed);
+    // The first node's operator is paid exactly what was co-signed; the
+    // renter gets the rest back.
+    let operator = devnet.operator_of(&killed).unwrap();
+    let before = devnet.balance(&operator);
     assert!(devnet.advance_past_deadline(&left.job));
     renter.settle_abandoned(left).expect("claim and expire");
     let cost = kiln_protocol::rates::usage_cost(
@@ -66,7 +68,7 @@ async fn a_node_that_vanishes_is_paid_what_was_co_signed_and_the_job_moves() {
     )
     .unwrap();
     let fee = cost * u64::from(kiln_devnet::FEE_BPS) / 10_000;
-    assert_eq!(devnet.balance(&killed) - before, cost - fee);
+    assert_eq!(devnet.balance(&operator) - before, cost - fee);
     assert!(
         renter.ledger().job(&left.job).unwrap().is_none(),
         "escrow expired back to the renter"
@@ -110,7 +112,8 @@ async fn a_renter_that_stops_counter_signing_gets_its_job_paused_then_settled() 
     let node = rx.recv().await.expect("a co-signed receipt");
     running.abort(); // the renter goes silent
     let job = job_rx.recv().await.unwrap();
-    let before = devnet.balance(&node);
+    let operator = devnet.operator_of(&node).unwrap();
+    let before = devnet.balance(&operator);
     let closed = async {
         while renter.ledger().job(&job).unwrap().is_some() {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -119,7 +122,7 @@ async fn a_renter_that_stops_counter_signing_gets_its_job_paused_then_settled() 
     tokio::time::timeout(Duration::from_secs(60), closed)
         .await
         .expect("the node settles what was co-signed and closes the escrow");
-    let earned = devnet.balance(&node) - before;
+    let earned = devnet.balance(&operator) - before;
     assert!(earned > 0, "paid for the co-signed receipt");
     let status = kiln_client::SchedulerApi::new(&devnet.scheduler_url)
         .status(&job)
@@ -137,14 +140,14 @@ async fn a_job_over_budget_is_stopped_and_paid_no_more_than_the_budget() {
     // 200 ms of wall time): the budget covers two receipts, not three.
     let budget = 200_000;
     request.budget = Some(budget);
-    let node = devnet.nodes[0].id;
-    let before = devnet.balance(&node);
+    let operator = devnet.nodes[0].operator;
+    let before = devnet.balance(&operator);
     let outcome = renter.run(&request, |_| {}).await.expect("ends");
     assert!(outcome.stopped_at_budget);
     assert_eq!(outcome.state, "cancelled");
     assert!(outcome.co_signed_cost <= budget);
     assert!(outcome.settled, "the node closed the escrow");
-    let earned = devnet.balance(&node) - before;
+    let earned = devnet.balance(&operator) - before;
     assert!(earned <= budget, "node earned {earned}, budget {budget}");
 }
 

@@ -147,14 +147,19 @@ async fn demo(
     for node in &devnet.nodes {
         say!(
             json,
-            "  node       {} registered, staked {}",
+            "  node       {} registered by operator {}, staked {}",
             short(&node.id),
+            short(&node.operator),
             sol(kiln_devnet::NODE_STAKE)
         );
     }
     let renter = devnet.renter(RENTER_AIRDROP)?;
     let renter_before = renter.balance()?;
-    let nodes_before: Vec<u64> = devnet.nodes.iter().map(|n| devnet.balance(&n.id)).collect();
+    let nodes_before: Vec<u64> = devnet
+        .nodes
+        .iter()
+        .map(|n| devnet.balance(&n.operator))
+        .collect();
     let treasury_before = devnet.treasury_balance();
     say!(
         json,
@@ -235,10 +240,11 @@ async fn demo(
         sol(renter_before - renter_after)
     );
     for (node, &before) in devnet.nodes.iter().zip(&nodes_before) {
-        let after = devnet.balance(&node.id);
+        let after = devnet.balance(&node.operator);
         say!(
             json,
-            "  node {}  {} -> {} (earned {})",
+            "  operator {} (node {})  {} -> {} (earned {})",
+            short(&node.operator),
             short(&node.id),
             sol(before),
             sol(after),
@@ -285,8 +291,9 @@ async fn demo(
             .map(|(node, before)| {
                 serde_json::json!({
                     "node": node.id.to_string(),
+                    "operator": node.operator.to_string(),
                     "before": before,
-                    "after": devnet.balance(&node.id),
+                    "after": devnet.balance(&node.operator),
                 })
             })
             .collect();

@@ -1,4 +1,6 @@
-//! `kiln keys new`: a keypair file in solana-keygen's format, mode 0600.
+//! `kiln keys new`: a keypair file in solana-keygen's format, mode 0600;
+//! `kiln keys address`: the address of one (to give a wallet's address to a
+//! node without its keypair).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,10 +27,21 @@ enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the base58 address of a keypair file (as `solana-keygen pubkey`).
+    Address {
+        /// The keypair file.
+        file: PathBuf,
+    },
 }
 
 pub fn run(args: KeysArgs) -> Result<ExitCode> {
-    let KeysCommand::New { out, json } = args.command;
+    let (out, json) = match args.command {
+        KeysCommand::New { out, json } => (out, json),
+        KeysCommand::Address { file } => {
+            println!("{}", kiln_settlement::keys::read_keypair(&file)?.pubkey());
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let keypair = kiln_settlement::keys::create_keypair(&out)?;
     let public = hex::encode(keypair.pubkey().to_bytes());
     if json {

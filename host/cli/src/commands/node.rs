@@ -11,8 +11,8 @@ use kiln_node::keys::NodeKeys;
 use kiln_node::settle::{ChainSettler, Settler};
 use kiln_node::status::NodeStatus;
 use kiln_node::{Node, NodeConfig};
-use kiln_protocol::Rates;
 use kiln_protocol::signing::public_key;
+use kiln_protocol::{PublicKey, Rates};
 use kiln_runtime::{Runtime, RuntimeConfig};
 use kiln_settlement::{CommitmentConfig, Rpc, Settlement};
 
@@ -60,6 +60,13 @@ struct RunArgs {
     /// co-signed receipt for the node).
     #[arg(long, env = "KILN_RPC")]
     rpc: Option<String>,
+    /// The operator's wallet address (base58, as `solana-keygen pubkey`
+    /// prints it, or 64 hex digits): it registered and staked this node on
+    /// chain (`kiln chain register --receipt-key <dir>/node-key.json`) and is
+    /// paid for its jobs; its keypair stays off this machine. Without it the
+    /// node key is its own operator.
+    #[arg(long, env = "KILN_OPERATOR")]
+    operator: Option<String>,
     /// The region the node is in.
     #[arg(long, default_value = "local")]
     region: String,
@@ -97,6 +104,19 @@ pub fn run(args: NodeArgs) -> Result<ExitCode> {
     }
 }
 
+/// An operator address: base58 (Solana's form) or 64 hex digits (Kiln's).
+fn parse_operator(text: &str) -> Result<PublicKey> {
+    if let Ok(address) = text.parse::<solana_address::Address>() {
+        return Ok(PublicKey(address.to_bytes()));
+    }
+    let bytes = hex::decode(text)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok());
+    bytes.map(PublicKey).with_context(|| {
+        format!("--operator `{text}` is neither a base58 address nor 64 hex digits")
+    })
+}
+
 fn keys(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
     let keys = NodeKeys::load_or_create(dir)?;
     let node = public_key(&keys.signing);
@@ -107,7 +127,7 @@ fn keys(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
             serde_json::json!({ "node_id": node.to_string(), "encryption_key": seal })
         );
     } else {
-        println!("node id / receipt key / operator  {node}");
+        println!("node id / receipt key             {node}");
         println!("input encryption key (X25519)     {seal}");
         println!("key files in {} (mode 0600)", dir.display());
     }
@@ -169,15 +189,16 @@ fn run_node(args: RunArgs) -> Result<ExitCode> {
             "--floor takes three amounts: per million fuel, per GPU second, per wall second"
         );
     };
+    let operator = args.operator.as_deref().map(parse_operator).transpose()?;
     let keys = NodeKeys::load_or_create(&args.dir)?;
-    let operator = solana_keypair::Keypair::new_from_array(*keys.signing.as_bytes());
+    let node_key = solana_keypair::Keypair::new_from_array(*keys.signing.as_bytes());
     drop(keys);
     let settler: Option<Arc<dyn Settler>> = match &args.rpc {
         Some(url) => {
             let chain = Rpc::connect(url, CommitmentConfig::confirmed())?;
             Some(Arc::new(ChainSettler::new(
                 Arc::new(Mutex::new(Settlement::new(chain))),
-                operator,
+                node_key,
             )))
         }
         None => None,
@@ -217,6 +238,7 @@ fn run_node(args: RunArgs) -> Result<ExitCode> {
         };
         config.max_parallel_jobs = args.max_jobs;
         config.stake = args.stake;
+        config.operator = operator;
         let classes = facts.classes.clone();
         let node = Node::start(config, runtime, facts, class, settler).await?;
         if args.json {
@@ -238,4 +260,23 @@ fn run_node(args: RunArgs) -> Result<ExitCode> {
         node.shutdown().await;
         anyhow::Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_operator;
+
+    #[test]
+    fn an_operator_is_a_base58_address_or_64_hex_digits() {
+        let key = [7u8; 32];
+        let base58 = solana_address::Address::new_from_array(key).to_string();
+        assert_eq!(parse_operator(&base58).unwrap().0, key);
+        assert_eq!(parse_operator(&hex::encode(key)).unwrap().0, key);
+        let error = parse_operator("node-a-operator.json").unwrap_err();
+        assert!(
+            error.to_string().contains("neither a base58 address"),
+            "{error}"
+        );
+        assert!(parse_operator(&hex::encode([7u8; 31])).is_err());
+    }
 }

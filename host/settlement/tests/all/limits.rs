@@ -5,6 +5,7 @@ use kiln_settlement::client::{claim_instructions, close_instructions};
 use kiln_settlement::{Error, Rpc, tx};
 use kiln_settlement_interface::SettlementError;
 use solana_commitment_config::CommitmentConfig;
+use solana_signer::Signer as _;
 
 use crate::rpc_server::RpcServer;
 use crate::support::{embedded, open_job, usage, with_job};
@@ -18,7 +19,7 @@ fn a_claim_that_races_a_close_loses_cleanly() {
     let blockhash = settlement.chain().latest_blockhash();
     let claim = claim_instructions(&state, &receipt).unwrap();
     let claim = tx::build(&claim, &[&parties.renter], blockhash).unwrap();
-    let close = close_instructions(&job, &state, None).unwrap();
+    let close = close_instructions(&parties.operator.pubkey(), &job, &state, None).unwrap();
     let close = tx::build(&close, &[&parties.operator], blockhash).unwrap();
     let renter_before = settlement.balance(&state.renter.into()).unwrap();
     // When the close lands first.

@@ -1,10 +1,13 @@
-//! `Close`: the node's operator ends a job, optionally with a final claim,
-//! and the renter gets back everything left, rent included.
+//! `Close`: the node ends a job, optionally with a final claim, and the
+//! renter gets back everything left, rent included.
 //!
-//! Only the operator may close: it is the one party that loses by closing
-//! early (an unpaid later receipt), so it cannot be used against the node;
-//! the renter's way out is `Expire` after the deadline and grace. The job
-//! account is deleted, so a second close or a claim afterwards finds no job.
+//! Only the node's side may close, signed by its operator or by its receipt
+//! key (the key the node machine holds, so the operator's wallet, which moves
+//! the stake, can stay elsewhere); the pay goes to the operator either way.
+//! The node is the one party that loses by closing early (an unpaid later
+//! receipt), so closing cannot be used against it; the renter's way out is
+//! `Expire` after the deadline and grace. The job account is deleted, so a
+//! second close or a claim afterwards finds no job.
 
 use kiln_settlement_interface::SettlementError;
 use kiln_settlement_interface::pda::NODE_SEED;
@@ -19,21 +22,27 @@ use crate::accounts::{
 };
 use crate::signatures::co_signed_receipt;
 
-/// Accounts: operator (s,w), job (w), renter (w), node (w), treasury (w), instructions sysvar.
+/// Accounts: closer (s), operator (w), job (w), renter (w), node (w),
+/// treasury (w), instructions sysvar.
 pub fn process(
     program_id: &Address,
     accounts: &mut [AccountView],
     with_receipt: bool,
 ) -> Result<(), ProgramError> {
-    let [operator, job, renter, node, treasury, sysvar, ..] = accounts else {
+    let [closer, operator, job, renter, node, treasury, sysvar, ..] = accounts else {
         return Err(fail(SettlementError::NotEnoughAccounts));
     };
     let mut job_state = load_job(program_id, job)?;
+    let closer_key = closer.address().as_array();
+    require(
+        closer_key == &job_state.operator || closer_key == &job_state.node_receipt_key,
+        SettlementError::Unauthorized,
+    )?;
+    signer(closer)?;
     require(
         operator.address().as_array() == &job_state.operator,
         SettlementError::WrongOperator,
     )?;
-    signer(operator)?;
     writable(operator)?;
     require(
         renter.address().as_array() == &job_state.renter,

@@ -3,11 +3,11 @@
 use kiln_protocol::Usage;
 use kiln_settlement_interface::SettlementError;
 use kiln_settlement_interface::builders;
-use kiln_settlement_interface::pda::node_address;
+use kiln_settlement_interface::pda::{node_address, treasury_address};
 use kiln_settlement_interface::state::Node;
 use solana_signer::Signer;
 
-use crate::harness::{Env, GRACE_SECONDS, assert_error};
+use crate::harness::{Env, GRACE_SECONDS, SOL, assert_error, party};
 
 fn one_second() -> Usage {
     Usage {
@@ -29,7 +29,7 @@ fn close_with_a_final_receipt_pays_the_node_refunds_the_renter_and_deletes_the_j
     // When the operator closes with it.
     let ixs = vec![
         builders::receipt_signatures(&signed).unwrap(),
-        builders::close(&operator.pubkey(), &job, &renter, true),
+        builders::close(&operator.pubkey(), &operator.pubkey(), &job, &renter, true),
     ];
     env.send(&ixs, &[&operator]).unwrap();
     // Then the renter gets everything but the 1 100 paid, and the job is gone.
@@ -45,7 +45,7 @@ fn close_without_a_receipt_refunds_everything() {
     let operator = env.operator.insecure_clone();
     let renter = env.renter.pubkey();
     let (held, before) = (env.balance(&job), env.balance(&renter));
-    let ix = builders::close(&operator.pubkey(), &job, &renter, false);
+    let ix = builders::close(&operator.pubkey(), &operator.pubkey(), &job, &renter, false);
     env.send(&[ix], &[&operator]).unwrap();
     assert_eq!(env.balance(&renter), before + held);
 }
@@ -55,7 +55,7 @@ fn a_second_close_finds_no_job() {
     let (mut env, job) = Env::with_job();
     let operator = env.operator.insecure_clone();
     let renter = env.renter.pubkey();
-    let ix = builders::close(&operator.pubkey(), &job, &renter, false);
+    let ix = builders::close(&operator.pubkey(), &operator.pubkey(), &job, &renter, false);
     env.send(std::slice::from_ref(&ix), &[&operator]).unwrap();
     assert_error(
         env.send(&[ix], &[&operator]),
@@ -70,7 +70,13 @@ fn a_claim_after_close_finds_no_job() {
     let operator = env.operator.insecure_clone();
     let renter = env.renter.pubkey();
     env.send(
-        &[builders::close(&operator.pubkey(), &job, &renter, false)],
+        &[builders::close(
+            &operator.pubkey(),
+            &operator.pubkey(),
+            &job,
+            &renter,
+            false,
+        )],
         &[&operator],
     )
     .unwrap();
@@ -84,7 +90,13 @@ fn close_needs_the_operator_signature() {
     // Given the renter trying to close early (and cut off the node's later receipts).
     let (mut env, job) = Env::with_job();
     let renter = env.renter.insecure_clone();
-    let mut ix = builders::close(&env.operator.pubkey(), &job, &renter.pubkey(), false);
+    let mut ix = builders::close(
+        &env.operator.pubkey(),
+        &env.operator.pubkey(),
+        &job,
+        &renter.pubkey(),
+        false,
+    );
     ix.accounts[0].is_signer = false;
     assert_error(
         env.send(&[ix], &[&renter]),
@@ -94,10 +106,75 @@ fn close_needs_the_operator_signature() {
 }
 
 #[test]
+fn the_nodes_receipt_key_may_close_and_the_operator_is_paid() {
+    // Given a job, and the node machine holding only the receipt key (the
+    // operator's wallet, which moves the stake, is elsewhere).
+    let (mut env, job) = Env::with_job();
+    let operator = env.operator.pubkey();
+    let receipt_key = party(4).0;
+    env.svm.airdrop(&receipt_key.pubkey(), SOL).unwrap();
+    let renter = env.renter.pubkey();
+    let (operator_before, renter_before) = (env.balance(&operator), env.balance(&renter));
+    let treasury = treasury_address().0;
+    let (held, treasury_before) = (env.balance(&job), env.balance(&treasury));
+    let signed = env.receipt(&job, 3, one_second());
+    // When the receipt key closes with the final receipt.
+    let ixs = vec![
+        builders::receipt_signatures(&signed).unwrap(),
+        builders::close(&receipt_key.pubkey(), &operator, &job, &renter, true),
+    ];
+    env.send(&ixs, &[&receipt_key]).unwrap();
+    // Then the operator is paid the 1 100 less the treasury's fee, the
+    // renter gets the rest, and the job is gone.
+    let paid = env.balance(&operator) - operator_before;
+    let fee = env.balance(&treasury) - treasury_before;
+    assert!(fee > 0, "the treasury takes its fee");
+    assert_eq!(paid + fee, 1_100);
+    assert_eq!(env.balance(&renter), renter_before + held - 1_100);
+    assert!(env.svm.get_account(&job).is_none_or(|a| a.lamports == 0));
+}
+
+#[test]
+fn only_the_operator_or_the_receipt_key_may_close() {
+    // Given the renter signing a close as the closer.
+    let (mut env, job) = Env::with_job();
+    let renter = env.renter.insecure_clone();
+    let operator = env.operator.pubkey();
+    let ix = builders::close(&renter.pubkey(), &operator, &job, &renter.pubkey(), false);
+    assert_error(
+        env.send(&[ix], &[&renter]),
+        0,
+        SettlementError::Unauthorized,
+    );
+    // And the receipt key closing with someone else as the payee.
+    let receipt_key = party(4).0;
+    env.svm.airdrop(&receipt_key.pubkey(), SOL).unwrap();
+    let mut ix = builders::close(
+        &receipt_key.pubkey(),
+        &operator,
+        &job,
+        &renter.pubkey(),
+        false,
+    );
+    ix.accounts[1].pubkey = renter.pubkey();
+    assert_error(
+        env.send(&[ix], &[&receipt_key]),
+        0,
+        SettlementError::WrongOperator,
+    );
+}
+
+#[test]
 fn close_refunding_someone_other_than_the_renter_is_refused() {
     let (mut env, job) = Env::with_job();
     let operator = env.operator.insecure_clone();
-    let ix = builders::close(&operator.pubkey(), &job, &operator.pubkey(), false);
+    let ix = builders::close(
+        &operator.pubkey(),
+        &operator.pubkey(),
+        &job,
+        &operator.pubkey(),
+        false,
+    );
     assert_error(
         env.send(&[ix], &[&operator]),
         0,

@@ -91,7 +91,13 @@ fn compute_unit_table() {
     let last = env.receipt(&job, 1_000_001, usage());
     let ixs = vec![
         builders::receipt_signatures(&last).unwrap(),
-        builders::close(&operator.pubkey(), &job, &renter.pubkey(), true),
+        builders::close(
+            &operator.pubkey(),
+            &operator.pubkey(),
+            &job,
+            &renter.pubkey(),
+            true,
+        ),
     ];
     rows.push((
         "Close (with final receipt)",
@@ -101,7 +107,13 @@ fn compute_unit_table() {
     let params = env.job_params(JOB_ID + 1);
     env.send(&env.open_job_ixs(&params), &[&renter]).unwrap();
     let job: Address = job_address(&renter.pubkey(), JOB_ID + 1).0;
-    let ix = builders::close(&operator.pubkey(), &job, &renter.pubkey(), false);
+    let ix = builders::close(
+        &operator.pubkey(),
+        &operator.pubkey(),
+        &job,
+        &renter.pubkey(),
+        false,
+    );
     rows.push((
         "Close (no receipt)",
         env.send_program_units(&[ix], &[&operator]),

@@ -93,11 +93,13 @@ pub enum ChainCommand {
         #[arg(long)]
         receipt: PathBuf,
     },
-    /// Close a job (its operator), with an optional final receipt.
+    /// Close a job, with an optional final receipt. The pay goes to the
+    /// node's operator whoever signs.
     Close {
-        /// Operator keypair file.
-        #[arg(long)]
-        operator: PathBuf,
+        /// Keypair file of the node's operator or of its receipt key (the
+        /// node key; it also pays the fee).
+        #[arg(long, alias = "operator")]
+        signer: PathBuf,
         /// The job's address.
         #[arg(long)]
         job: String,
@@ -185,9 +187,10 @@ pub struct NodeArgs {
     /// Operator keypair file.
     #[arg(long)]
     pub operator: PathBuf,
-    /// Receipt-key keypair file.
+    /// The node's receipt key: its address (`kiln keys address
+    /// <node dir>/node-key.json`) or the keypair file.
     #[arg(long)]
-    pub receipt_key: PathBuf,
+    pub receipt_key: String,
     /// Benchmark class, 0 to 15.
     #[arg(long)]
     pub class: u8,

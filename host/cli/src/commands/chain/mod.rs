@@ -14,7 +14,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use kiln_protocol::SignedReceipt;
-use kiln_protocol::signing::public_key;
 use kiln_settlement::keys::{read_keypair, read_or_create_keypair, signing_key};
 use kiln_settlement::{Acceptance, Chain, CommitmentConfig, Embedded, Rpc, Sent, Settlement};
 use kiln_settlement_interface::instruction::{ConfigParams, NodeParams, OpenJobParams};
@@ -152,13 +151,13 @@ fn execute(args: ChainArgs) -> Result<ExitCode> {
             ))
         }
         ChainCommand::Close {
-            operator,
+            signer,
             job,
             receipt,
         } => {
             let receipt = receipt.as_deref().map(read_receipt).transpose()?;
             let job = parse_address(&job)?;
-            let sent = client.close(&read_keypair(&operator)?, &job, receipt.as_ref())?;
+            let sent = client.close(&read_keypair(&signer)?, &job, receipt.as_ref())?;
             Ok(report(json, "close", sent))
         }
         ChainCommand::Expire { payer, job } => {
@@ -254,9 +253,8 @@ fn connect(backend: &Backend) -> Result<Client> {
 }
 
 fn node_params(node: &NodeArgs) -> Result<NodeParams> {
-    let receipt_key = signing_key(&read_keypair(&node.receipt_key)?);
     Ok(NodeParams {
-        receipt_key: public_key(&receipt_key).0,
+        receipt_key: address_or_key(&node.receipt_key)?.to_bytes(),
         class: node.class,
         region: args::region(&node.region)?,
         price_floor: args::rates(&node.floor)?,
