@@ -60,13 +60,7 @@ fn two_claims_do_not_fit_one_packet_and_are_never_sent() {
         }
         other => panic!("expected TransactionTooLarge, got {other}"),
     }
-    assert!(
-        !server
-            .ledger()
-            .calls
-            .iter()
-            .any(|call| call == "sendTransaction")
-    );
+    assert!(!server.calls().iter().any(|call| call == "sendTransaction"));
     // And one does fit, and pays.
     over_rpc
         .claim_batch(&parties.renter, &receipts[..1])

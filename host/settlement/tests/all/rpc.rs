@@ -66,7 +66,7 @@ fn every_operation_runs_over_json_rpc() {
     assert_eq!(settlement.node(&operator).unwrap().faults, 1);
     assert!(settlement.now().unwrap() > 0);
     // The client used the real methods, base64+zstd accounts included.
-    let calls = server.ledger().calls.clone();
+    let calls = server.calls();
     for method in [
         "getLatestBlockhash",
         "sendTransaction",
@@ -85,7 +85,7 @@ fn an_expired_blockhash_is_refreshed_and_the_send_retried() {
     let server = RpcServer::start(embedded());
     let (mut settlement, parties) = with_node(connect(&server));
     // Given the next send's blockhash expires in flight.
-    server.ledger().expire_next_sends = 1;
+    server.expire_next_sends(1);
     let sends_before = count(&server, "sendTransaction");
     // When the operator stakes, then it lands on the second attempt.
     settlement.stake(&parties.operator, SOL).unwrap();
@@ -97,12 +97,7 @@ fn an_expired_blockhash_is_refreshed_and_the_send_retried() {
 }
 
 fn count(server: &RpcServer, method: &str) -> usize {
-    server
-        .ledger()
-        .calls
-        .iter()
-        .filter(|call| *call == method)
-        .count()
+    server.calls().iter().filter(|call| *call == method).count()
 }
 
 #[test]

@@ -40,7 +40,7 @@ use solana_transaction_status_client_types::{
     UiTransactionEncoding,
 };
 
-use super::MAX_PROCESSING_AGE;
+use crate::MAX_PROCESSING_AGE;
 
 /// The agave release whose RPC shapes these answers follow: the one
 /// solana-client in Cargo.lock speaks. `getVersion` reports it, because a
@@ -94,6 +94,21 @@ impl Ledger {
             height: 1,
             recent,
         }
+    }
+
+    /// The chain served.
+    pub fn chain(&self) -> &Embedded {
+        &self.chain
+    }
+
+    /// As if [`MAX_PROCESSING_AGE`] blocks had passed: every blockhash
+    /// issued so far is forgotten, so a transaction signed on one is refused
+    /// with `BlockhashNotFound` and its sender must fetch a fresh one. For
+    /// testing clients' retry path; the served chain never does it alone.
+    pub fn expire_blockhashes(&mut self) {
+        self.recent.clear();
+        self.chain.new_block();
+        self.record_block();
     }
 
     /// A block was made: count it and open its blockhash to transactions.

@@ -1,14 +1,15 @@
-//! `kiln chain serve`: the embedded chain (the real settlement ELF in
-//! LiteSVM, state in a file) behind a local Solana JSON-RPC endpoint, so a
-//! scheduler, several `kiln node run` and `kiln job submit` processes and
-//! one-shot `kiln chain … --rpc URL` commands share one chain on one machine.
+//! The embedded chain (the real settlement ELF in LiteSVM, state in a file)
+//! behind a local Solana JSON-RPC endpoint: what `kiln chain serve` runs, so
+//! a scheduler, several `kiln node run` and `kiln job submit` processes and
+//! one-shot `kiln chain … --rpc URL` commands share one chain on one machine,
+//! and what the settlement client's RPC tests talk to.
 //!
 //! It is a development endpoint, not a validator: one LiteSVM in this
 //! process, no consensus, no votes, no leader schedule, no fees market, no
 //! websocket subscriptions. It answers exactly the JSON-RPC methods that
 //! solana-client's `RpcClient` calls on Kiln's code paths (the `Rpc` backend
 //! of kiln-settlement), with the shapes agave answers with; the list is
-//! [`methods::METHODS`], and anything else is JSON-RPC's "method not found".
+//! [`METHODS`], and anything else is JSON-RPC's "method not found".
 //!
 //! How it behaves like a cluster, and where it does not:
 //!
@@ -47,27 +48,19 @@
 
 mod methods;
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result, bail};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use clap::Args;
-use jsonrpc_core::IoHandler;
-use kiln_settlement::{Chain, Embedded};
-use kiln_settlement_interface::program_id;
-use serde_json::json;
+pub use jsonrpc_core::IoHandler;
+use kiln_settlement::Embedded;
 pub use solana_clock::MAX_PROCESSING_AGE;
 
-use super::args::Backend;
-use methods::Ledger;
+pub use methods::{Ledger, METHODS, handler};
 
 /// Largest request body accepted, in bytes. The largest legitimate request
 /// is a `getMultipleAccounts` of 100 addresses (about 4.5 KiB) or a
@@ -80,68 +73,41 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// validator uses, on loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8899";
 
-/// Arguments of `kiln chain serve`.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on (port 0: any free port, printed when ready).
-    #[arg(long, default_value = DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
+/// The served chain: the ledger (shared with whoever serves it) and the
+/// JSON-RPC methods over it.
+pub struct Served {
+    /// The chain and its block bookkeeping, locked by every request.
+    pub ledger: Arc<Mutex<Ledger>>,
+    /// [`METHODS`] over [`Self::ledger`].
+    pub io: Arc<IoHandler>,
 }
 
-/// Serves the embedded chain at `backend.embedded` until ctrl-c or SIGTERM.
-/// Prints one line once it accepts requests: the URL (with `--json`, an
-/// object with `url`, `state` and `program`), for scripts and tests to wait on.
-pub fn serve(backend: &Backend, json: bool, args: &ServeArgs) -> Result<ExitCode> {
-    let (None, Some(state)) = (&backend.rpc, &backend.embedded) else {
-        bail!("serve runs the embedded chain: use --embedded STATE_FILE (not --rpc)");
-    };
-    let elf = Embedded::elf_path(backend.elf.as_deref())?;
-    let chain = Embedded::open(&elf, Some(state))?.without_blockhash_check();
-    chain.check_program()?;
-    let io = Arc::new(methods::handler(Arc::new(Mutex::new(Ledger::new(chain)))));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
-        let url = format!("http://{}", listener.local_addr()?);
-        ready(json, &url, state);
-        axum::serve(listener, app(io))
-            .with_graceful_shutdown(kiln_scheduler::server::shutdown_signal())
-            .await
-            .context("serving")?;
-        anyhow::Ok(ExitCode::SUCCESS)
-    })
-}
+impl Served {
+    /// Serves `chain`; its blockhash check is turned off, since the
+    /// ledger's window of recent blockhashes replaces it.
+    pub fn new(chain: Embedded) -> Self {
+        let ledger = Arc::new(Mutex::new(Ledger::new(chain.without_blockhash_check())));
+        Self {
+            io: Arc::new(handler(Arc::clone(&ledger))),
+            ledger,
+        }
+    }
 
-/// The one line that says the endpoint is up.
-fn ready(json: bool, url: &str, state: &Path) {
-    if json {
-        let line = json!({
-            "url": url,
-            "state": state.display().to_string(),
-            "program": program_id().to_string(),
-        });
-        println!("{line}");
-    } else {
-        println!(
-            "kiln chain serving JSON-RPC at {url} (program {}, state {})",
-            program_id(),
-            state.display()
-        );
+    /// The HTTP side: JSON-RPC 2.0 over `POST /`, bodies capped at
+    /// [`MAX_REQUEST_BYTES`].
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/", post(handle))
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+            .with_state(Arc::clone(&self.io))
     }
 }
 
-/// The HTTP side: JSON-RPC 2.0 over `POST /`, bodies capped at
-/// [`MAX_REQUEST_BYTES`].
-fn app(io: Arc<IoHandler>) -> Router {
-    Router::new()
-        .route("/", post(handle))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .with_state(io)
+/// Answers one JSON-RPC request body (a call, a notification or a batch) as
+/// the server would, on the caller's thread: it takes the chain's lock and
+/// may run a transaction. `None` for a notification.
+pub fn answer(io: &IoHandler, body: &[u8]) -> Option<String> {
+    io.handle_request_sync(&String::from_utf8_lossy(body))
 }
 
 /// One HTTP request: its body is handed to jsonrpc-core as text (which
@@ -149,8 +115,13 @@ fn app(io: Arc<IoHandler>) -> Router {
 /// standard JSON-RPC errors, and batches with an array), on the blocking
 /// pool because answering takes the chain's lock and may run a transaction.
 async fn handle(State(io): State<Arc<IoHandler>>, body: Bytes) -> Response {
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let answered = tokio::task::spawn_blocking(move || io.handle_request_sync(&text)).await;
+    let answered = tokio::task::spawn_blocking(move || answer(&io, &body)).await;
+    respond(answered.map_err(|error| error.to_string()))
+}
+
+/// The HTTP response for an answer: JSON, 204 for a notification, 500 when
+/// the handler failed.
+pub fn respond(answered: Result<Option<String>, String>) -> Response {
     match answered {
         Ok(Some(answer)) => ([(header::CONTENT_TYPE, "application/json")], answer).into_response(),
         // A notification (no id) gets no JSON-RPC answer.
