@@ -279,6 +279,7 @@ impl Devnet {
             .nodes
             .get(index)
             .map_or_else(new_keypair, |slot| slot.operator_keypair.insecure_clone());
+        let operator_key = PublicKey(operator.pubkey().to_bytes());
         {
             let mut chain = self.chain.lock().expect("chain lock");
             let node_account = kiln_settlement_interface::pda::node_address(&operator.pubkey()).0;
@@ -317,7 +318,7 @@ impl Devnet {
         node_config.metering = self.config.metering;
         node_config.flow = self.config.flow;
         node_config.settle_wait = self.config.settle_wait;
-        node_config.operator = Some(PublicKey(operator.pubkey().to_bytes()));
+        node_config.operator = Some(operator_key);
         let settler = Arc::new(ChainSettler::new(Arc::clone(&self.chain), node_key));
         let node = Node::start(node_config, runtime, facts, class, Some(settler)).await?;
         if let Some(slot) = self.nodes.get_mut(index) {
@@ -326,7 +327,7 @@ impl Devnet {
             self.nodes.push(DevNode {
                 node: Some(node),
                 id,
-                operator: PublicKey(operator.pubkey().to_bytes()),
+                operator: operator_key,
                 dir,
                 operator_keypair: operator,
             });

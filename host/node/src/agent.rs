@@ -89,7 +89,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// The operator's wallet: the node account on chain is derived from it.
     pub fn operator(&self) -> PublicKey {
-        self.config.operator.unwrap_or(self.node_id)
+        self.config.operator_for(self.node_id)
     }
 }
 
@@ -150,7 +150,7 @@ impl Node {
             node_id,
             // The node key signs receipts; the operator's wallet is another
             // key unless none was given (see the crate README).
-            operator: config.operator.unwrap_or(node_id),
+            operator: config.operator_for(node_id),
             receipt_key: node_id,
             encryption_key: EncryptionKey(keys.seal.public_key().0),
             cpu: facts.cpu,

@@ -96,6 +96,12 @@ impl NodeConfig {
         }
     }
 
+    /// The operator's wallet of a node whose key is `node_key`: the one
+    /// configured, else the node key itself.
+    pub fn operator_for(&self, node_key: PublicKey) -> PublicKey {
+        self.operator.unwrap_or(node_key)
+    }
+
     /// The link URL (`ws://…/v1/links/node`) of [`Self::scheduler`].
     pub fn link_url(&self) -> String {
         let base = self.scheduler.trim_end_matches('/');

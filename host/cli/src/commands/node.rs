@@ -109,10 +109,7 @@ fn parse_operator(text: &str) -> Result<PublicKey> {
     if let Ok(address) = text.parse::<solana_address::Address>() {
         return Ok(PublicKey(address.to_bytes()));
     }
-    let bytes = hex::decode(text)
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok());
-    bytes.map(PublicKey).with_context(|| {
+    kiln_scheduler_api::wire::hex_key("operator", text).with_context(|| {
         format!("--operator `{text}` is neither a base58 address nor 64 hex digits")
     })
 }
