@@ -130,6 +130,8 @@ fn policy_set_swaps_a_pinned_plugin_in_a_running_scheduler() {
         .arg(kiln_test_guests::guest_path("kiln_plugin_rank_default"))
         .arg("--admin-token-file")
         .arg(&token)
+        // The policy runtime's scratch root goes under the cache home.
+        .env("XDG_CACHE_HOME", dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -163,6 +165,38 @@ fn policy_set_swaps_a_pinned_plugin_in_a_running_scheduler() {
     let refused = set("kiln_plugin_price_guard");
     server.kill().unwrap();
     server.wait().unwrap();
+
+    // Killed, the scheduler left its policy runtime's scratch directory; the
+    // next runtime on the same root (here `kiln run`) removes it.
+    let scratch_root = dir.path().join("kiln/scratch");
+    let left = format!("kiln-rt-{}-", server.id());
+    let runtime_dirs = || -> Vec<String> {
+        std::fs::read_dir(&scratch_root)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert!(
+        runtime_dirs().iter().any(|name| name.starts_with(&left)),
+        "{:?}",
+        runtime_dirs()
+    );
+    let run = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("run")
+        .arg(kiln_test_guests::guest_path("kiln_example_sha256"))
+        .env("XDG_CACHE_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        !runtime_dirs().iter().any(|name| name.starts_with(&left)),
+        "{:?}",
+        runtime_dirs()
+    );
 
     let out = String::from_utf8_lossy(&swapped.stdout);
     assert!(

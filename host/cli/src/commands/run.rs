@@ -37,14 +37,6 @@ pub struct RunArgs {
     json: bool,
 }
 
-/// Where compiled components are cached between runs.
-fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("kiln").join("components"))
-}
-
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.workload)
         .with_context(|| format!("reading workload {}", args.workload.display()))?;
@@ -58,9 +50,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .memory_mib
         .checked_mul(1 << 20)
         .context("--memory-mib is too large")?;
-    let scratch = tempfile::tempdir().context("creating a scratch root")?;
-    let mut config = RuntimeConfig::new(scratch.path());
-    config.cache_dir = cache_dir();
+    let (scratch_root, _scratch_guard) =
+        super::scratch_root().context("creating a scratch root")?;
+    let mut config = RuntimeConfig::new(scratch_root);
+    // Compiled components are cached between runs.
+    config.cache_dir = super::cache_home().map(|home| home.join("components"));
     config.max_concurrent_jobs = 1;
     config.max_memory_bytes = config.max_memory_bytes.max(memory_bytes);
     // GPU host calls, as a node offers them; the device opens only if the

@@ -144,8 +144,9 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
 }
 
 /// Sets up the policy host when any plugin is pinned, and loads the plugins
-/// named at start. Returns the runtime's scratch directory (unused by
-/// policies, required by the runtime), to keep until the scheduler stops.
+/// named at start. The runtime's scratch directories (unused by policies,
+/// required by the runtime) are under [`super::scratch_root`]; what it
+/// returns is to keep until the scheduler stops.
 fn start_policies(args: &ServeArgs, scheduler: &Scheduler) -> Result<Option<tempfile::TempDir>> {
     if args.policy_pins.is_empty() {
         if args.rank_policy.is_some() || args.pricing_policy.is_some() {
@@ -153,10 +154,10 @@ fn start_policies(args: &ServeArgs, scheduler: &Scheduler) -> Result<Option<temp
         }
         return Ok(None);
     }
-    let scratch = tempfile::tempdir().context("making the policy runtime's scratch directory")?;
-    let runtime =
-        kiln_runtime::Runtime::new(kiln_scheduler::policy::runtime_config(scratch.path()))
-            .context("starting the policy runtime")?;
+    let (scratch_root, scratch_guard) =
+        super::scratch_root().context("making the policy runtime's scratch directory")?;
+    let runtime = kiln_runtime::Runtime::new(kiln_scheduler::policy::runtime_config(scratch_root))
+        .context("starting the policy runtime")?;
     let mut config = PolicyConfig::new(Pins::from_hex(&args.policy_pins)?);
     config.home_region = args.home_region.clone();
     let host = PolicyHost::new(runtime, config)?;
@@ -174,5 +175,5 @@ fn start_policies(args: &ServeArgs, scheduler: &Scheduler) -> Result<Option<temp
         }
     }
     scheduler.set_policy_host(host);
-    Ok(Some(scratch))
+    Ok(scratch_guard)
 }
