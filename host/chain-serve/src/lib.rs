@@ -83,10 +83,9 @@ pub struct Served {
 }
 
 impl Served {
-    /// Serves `chain`; its blockhash check is turned off, since the
-    /// ledger's window of recent blockhashes replaces it.
+    /// Serves `chain` (see [`Ledger::new`]).
     pub fn new(chain: Embedded) -> Self {
-        let ledger = Arc::new(Mutex::new(Ledger::new(chain.without_blockhash_check())));
+        let ledger = Arc::new(Mutex::new(Ledger::new(chain)));
         Self {
             io: Arc::new(handler(Arc::clone(&ledger))),
             ledger,

@@ -84,9 +84,11 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Serves `chain`, whose blockhash check must be off (the window here
-    /// replaces it; see [`Embedded::without_blockhash_check`]).
+    /// Serves `chain`, turning its own blockhash check off: the window of
+    /// recent blockhashes here replaces it (see
+    /// [`Embedded::without_blockhash_check`]).
     pub fn new(chain: Embedded) -> Self {
+        let chain = chain.without_blockhash_check();
         let mut recent = VecDeque::with_capacity(MAX_PROCESSING_AGE);
         recent.push_back(chain.latest_blockhash());
         Self {
@@ -94,11 +96,6 @@ impl Ledger {
             height: 1,
             recent,
         }
-    }
-
-    /// The chain served.
-    pub fn chain(&self) -> &Embedded {
-        &self.chain
     }
 
     /// As if [`MAX_PROCESSING_AGE`] blocks had passed: every blockhash
