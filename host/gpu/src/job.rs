@@ -13,7 +13,9 @@
 //! - When the job ends, however it ends (return, trap, deadline, kill), the
 //!   runtime drops its store and with it this state: pending timestamps are
 //!   read (bounded by [`FINAL_TIMING_WAIT`]) so the final usage has the job's
-//!   GPU time, and every object is dropped, which releases its GPU memory.
+//!   GPU time, and every object is dropped; the job's unsubmitted writes are
+//!   flushed and the device polled once its work is done, so wgpu frees the
+//!   memory then, not at some later job's poll.
 
 use std::sync::Arc;
 
@@ -40,6 +42,10 @@ pub struct GpuJob {
     pub(crate) meter: JobMeter,
     /// The job's latest submission, what its waits wait for.
     pub(crate) last_submission: Option<wgpu::SubmissionIndex>,
+    /// True when the job wrote through the queue (`write-buffer`, unmapping
+    /// a buffer mapped at creation) since its last submission: wgpu holds
+    /// such writes, and the buffers they go to, until the next submission.
+    pub(crate) unsubmitted_writes: bool,
     pub(crate) cuda: crate::cuda::CudaJob,
     /// When the job's wall-clock deadline passes: no wait for the device
     /// inside a host call lasts past it.
@@ -84,6 +90,7 @@ impl GpuJob {
             cuda: crate::cuda::CudaJob::new(memory, meter.clone()),
             meter,
             last_submission: None,
+            unsubmitted_writes: false,
             deadline: std::time::Instant::now() + wall_clock,
         }
     }
@@ -209,6 +216,7 @@ impl GpuJob {
             crate::timing::host_timed_submit(shared, buffers, &self.meter)
         };
         self.last_submission = Some(index);
+        self.unsubmitted_writes = false;
     }
 
     /// Starts reading pending timestamps back, if any (a mapping of the
@@ -227,6 +235,40 @@ impl GpuJob {
     pub(crate) fn finish_timestamp_read(&mut self, shared: &SharedDevice) {
         if let Some(timing) = &mut self.timing {
             timing.finish_read(shared, &self.meter);
+        }
+    }
+
+    /// Drops the job's objects and has wgpu free their memory now. wgpu keeps
+    /// an object the device may still be using until a poll sees that work
+    /// done, and a write the job never submitted until someone submits: left
+    /// to itself, a finished job's buffers stayed allocated on the device
+    /// until some later job's poll (Kiln's own count said released). So the
+    /// job's unsubmitted writes are flushed, and the device is polled once
+    /// its last submission is done, waiting at most [`FINAL_TIMING_WAIT`]
+    /// (a killed job's kernels still run to their end).
+    fn release_device_memory(&mut self) {
+        self.table = ResourceTable::new();
+        self.timing = None;
+        if !self.unsubmitted_writes && self.last_submission.is_none() {
+            return;
+        }
+        let Ok(shared) = self.device() else {
+            return;
+        };
+        if self.unsubmitted_writes {
+            self.last_submission = Some(
+                shared
+                    .queue
+                    .submit(std::iter::empty::<wgpu::CommandBuffer>()),
+            );
+            self.unsubmitted_writes = false;
+        }
+        let waited = shared.device.poll(wgpu::PollType::Wait {
+            submission_index: self.last_submission.take(),
+            timeout: Some(FINAL_TIMING_WAIT),
+        });
+        if let Err(error) = waited {
+            tracing::warn!(target: "kiln.gpu", %error, "the job's GPU work is still running; its memory is freed when it ends");
         }
     }
 
@@ -261,6 +303,7 @@ impl Drop for GpuJob {
         if pending && let Ok(shared) = self.device() {
             self.read_timestamps_blocking(&shared, FINAL_TIMING_WAIT);
         }
+        self.release_device_memory();
         tracing::debug!(
             target: "kiln.gpu",
             job = self.id.0,

@@ -381,12 +381,22 @@ impl GpuJob {
         buffer: &Resource<Buffer>,
     ) -> Result<Result<(), UnmapError>, GpuError> {
         let object = self.get_mut(buffer)?;
+        // Unmapping what was mapped for writing (at creation, say) may hand
+        // the bytes to the device through the queue's pending writes.
+        let written = matches!(
+            object.map,
+            MapState::Mapped {
+                mode: wgpu::MapMode::Write,
+                ..
+            }
+        );
         if object.map != MapState::Unmapped
             && let Some(inner) = &object.inner
         {
             inner.unmap();
         }
         object.map = MapState::Unmapped;
+        self.unsubmitted_writes |= written;
         Ok(Ok(()))
     }
 
@@ -441,6 +451,7 @@ impl GpuJob {
         let ((), errors) = capture(&shared.device, || {
             shared.queue.write_buffer(&inner, offset, &data[start..end]);
         });
+        self.unsubmitted_writes = true;
         match errors.into_iter().next() {
             Some(e) => error(e.to_string()),
             None => Ok(Ok(())),

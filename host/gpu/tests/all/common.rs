@@ -57,12 +57,46 @@ impl GpuSandbox {
             .map(|bytes| String::from_utf8(bytes).expect("the probe answers in UTF-8"))
     }
 
-    /// No GPU buffer of any job is alive, and a GPU job still runs.
+    /// No GPU buffer of any job is alive, neither in Kiln's count nor in
+    /// the device's own allocator, and a GPU job still runs.
     pub async fn assert_healthy(&self) {
         assert_eq!(self.gpu.live_buffers(), (0, 0), "GPU buffers left alive");
+        assert_eq!(
+            self.device_allocations(),
+            [],
+            "device memory left allocated"
+        );
         let output = self.probe("ok", limits()).await.unwrap();
         assert!(output.starts_with("ok"), "{output}");
         assert_eq!(self.gpu.live_buffers(), (0, 0), "GPU buffers left alive");
+        assert_eq!(
+            self.device_allocations(),
+            [],
+            "device memory left allocated"
+        );
+    }
+
+    /// What the device's allocator holds besides wgpu's own buffers (its
+    /// zero-init buffer and the like), as (label, bytes): the driver-level
+    /// check that a job's buffers, and Kiln's timestamp buffers, went with
+    /// the job and not at some later job's poll. Empty where the backend
+    /// has no allocator report.
+    pub fn device_allocations(&self) -> Vec<(String, u64)> {
+        let Ok(shared) = self.gpu.device() else {
+            return Vec::new();
+        };
+        shared
+            .device
+            .generate_allocator_report()
+            .map(|report| {
+                report
+                    .allocations
+                    .into_iter()
+                    .filter(|allocation| !allocation.name.starts_with("(wgpu internal)"))
+                    .map(|allocation| (allocation.name, allocation.size))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 

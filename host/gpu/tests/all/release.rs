@@ -53,6 +53,15 @@ async fn a_kill_releases_the_jobs_buffers() {
         sandbox.gpu.live_buffers().1 >= HELD,
         "the job holds its buffer"
     );
+    let held: u64 = sandbox
+        .device_allocations()
+        .iter()
+        .map(|(_, bytes)| bytes)
+        .sum();
+    assert!(
+        held >= HELD,
+        "the device's allocator holds it too: {held} bytes"
+    );
     job.kill();
     let report = job.wait().await;
     assert!(matches!(report.result, Err(JobError::Killed)));
