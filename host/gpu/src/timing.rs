@@ -45,9 +45,9 @@ const PAIR_BYTES: u64 = PAIR_LEN as u64;
 /// packed into the read-back buffer.
 const RESOLVE_ALIGNMENT: u64 = wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT;
 
-/// Where pair `pair` is resolved to.
-fn resolve_offset(pair: u32) -> u64 {
-    u64::from(pair) * RESOLVE_ALIGNMENT
+/// Where query `query` (pair `query / 2`'s start or end) is resolved to.
+fn resolve_offset(query: u32) -> u64 {
+    u64::from(query) * RESOLVE_ALIGNMENT
 }
 
 /// Where pair `pair` is read back from.
@@ -83,7 +83,7 @@ impl Timing {
             }),
             resolve: device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("kiln timestamp resolve"),
-                size: resolve_offset(TIMESTAMP_PAIRS),
+                size: resolve_offset(TIMESTAMP_PAIRS * 2),
                 usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
                 mapped_at_creation: false,
             }),
@@ -123,24 +123,25 @@ impl Timing {
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor::default())
         };
+        let (start, end) = (pair * 2, pair * 2 + 1);
         let mut before = encoder();
-        before.write_timestamp(&self.queries, pair * 2);
+        before.write_timestamp(&self.queries, start);
+        before.resolve_query_set(
+            &self.queries,
+            start..end,
+            &self.resolve,
+            resolve_offset(start),
+        );
         let mut after = encoder();
-        after.write_timestamp(&self.queries, pair * 2 + 1);
+        after.write_timestamp(&self.queries, end);
         after.resolve_query_set(
             &self.queries,
-            pair * 2..pair * 2 + 2,
+            end..end + 1,
             &self.resolve,
-            resolve_offset(pair),
+            resolve_offset(end),
         );
         if self.reading.is_none() {
-            after.copy_buffer_to_buffer(
-                &self.resolve,
-                resolve_offset(pair),
-                &self.readback,
-                readback_offset(pair),
-                PAIR_BYTES,
-            );
+            self.copy_pair(&mut after, pair);
         } else {
             self.uncopied = true;
         }
@@ -151,6 +152,19 @@ impl Timing {
                 .chain(guest)
                 .chain(std::iter::once(after)),
         )
+    }
+
+    /// Copies pair `pair`'s resolved start and end into its read-back slot.
+    fn copy_pair(&self, encoder: &mut wgpu::CommandEncoder, pair: u32) {
+        for (query, at) in [(pair * 2, 0), (pair * 2 + 1, TIMESTAMP_BYTES as u64)] {
+            encoder.copy_buffer_to_buffer(
+                &self.resolve,
+                resolve_offset(query),
+                &self.readback,
+                readback_offset(pair) + at,
+                TIMESTAMP_BYTES as u64,
+            );
+        }
     }
 
     /// Asks for the pending pairs' read-back to be mapped. Their copies rode
@@ -169,13 +183,7 @@ impl Timing {
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
             for pair in 0..pairs {
-                encoder.copy_buffer_to_buffer(
-                    &self.resolve,
-                    resolve_offset(pair),
-                    &self.readback,
-                    readback_offset(pair),
-                    PAIR_BYTES,
-                );
+                self.copy_pair(&mut encoder, pair);
             }
             index = Some(shared.queue.submit(std::iter::once(encoder.finish())));
             self.uncopied = false;
