@@ -69,13 +69,14 @@ enum Binding<'a> {
 }
 
 /// The native baseline: compile `wgsl`, make the buffers, bind them in
-/// order at group 0, dispatch, read the output buffer back.
+/// order at group 0, dispatch, read the output buffer back. Returns the
+/// output and the GPU phase's wall time (submit to mapped).
 fn native(
     shared: &SharedDevice,
     wgsl: &str,
     bindings: &[Binding<'_>],
     workgroups: [u32; 3],
-) -> Vec<u8> {
+) -> (Vec<u8>, Duration) {
     let device = &shared.device;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: None,
@@ -148,6 +149,7 @@ fn native(
         mapped_at_creation: false,
     });
     encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, size);
+    let submitted = Instant::now();
     shared.queue.submit([encoder.finish()]);
     staging
         .slice(..)
@@ -155,18 +157,19 @@ fn native(
     device
         .poll(wgpu::PollType::wait_indefinitely())
         .expect("poll");
+    let gpu_phase = submitted.elapsed();
     let bytes = staging
         .slice(..)
         .get_mapped_range()
         .expect("mapped")
         .to_vec();
     staging.unmap();
-    bytes
+    (bytes, gpu_phase)
 }
 
-fn native_mandelbrot(shared: &SharedDevice, params: Params) -> Vec<u8> {
+fn native_mandelbrot(shared: &SharedDevice, params: Params) -> (Vec<u8>, Duration) {
     let uniforms = params.uniform_bytes();
-    let indices = native(
+    let (indices, gpu_phase) = native(
         shared,
         kiln_example_mandelbrot::WGSL,
         &[
@@ -175,17 +178,19 @@ fn native_mandelbrot(shared: &SharedDevice, params: Params) -> Vec<u8> {
         ],
         params.workgroups(),
     );
-    kiln_example_mandelbrot::encode_png(params.width, params.height, &indices).expect("png")
+    let png =
+        kiln_example_mandelbrot::encode_png(params.width, params.height, &indices).expect("png");
+    (png, gpu_phase)
 }
 
-fn native_matmul(shared: &SharedDevice, job: Job) -> Vec<u8> {
+fn native_matmul(shared: &SharedDevice, job: Job) -> (Vec<u8>, Duration) {
     let (a, b) = job.matrices();
     let (a, b) = (
         kiln_example_matmul_gpu::to_bytes(&a),
         kiln_example_matmul_gpu::to_bytes(&b),
     );
     let bytes = u64::from(job.n) * u64::from(job.n) * 4;
-    let product = native(
+    let (product, gpu_phase) = native(
         shared,
         kiln_example_matmul_gpu::WGSL,
         &[
@@ -196,8 +201,10 @@ fn native_matmul(shared: &SharedDevice, job: Job) -> Vec<u8> {
         ],
         job.workgroups(),
     );
-    kiln_example_matmul_gpu::finish(job, &kiln_example_matmul_gpu::from_bytes(&product))
-        .expect("finish")
+    let output =
+        kiln_example_matmul_gpu::finish(job, &kiln_example_matmul_gpu::from_bytes(&product))
+            .expect("finish");
+    (output, gpu_phase)
 }
 
 async fn guest_job(
@@ -231,6 +238,24 @@ fn round_ratios(guest: &[Duration], native: &[Duration]) -> Vec<f64> {
         .collect();
     ratios.sort_by(f64::total_cmp);
     ratios
+}
+
+/// A run whose GPU phase takes this many times its path's fastest is taken
+/// for one where lavapipe ran the dispatch on one thread. Lavapipe splits a
+/// dispatch into one fixed share per thread (two here); when the second
+/// thread is not scheduled before the first finishes its share, the first
+/// takes the other share too and the GPU phase doubles. Any thread running
+/// at that moment (the job's own, lavapipe's rasterizer after a timestamp)
+/// makes it likelier. On a GPU no run should pass this.
+const ONE_THREAD_FACTOR: f64 = 1.5;
+
+/// Which runs took over [`ONE_THREAD_FACTOR`] times the fastest GPU phase.
+fn one_thread_runs(phases: &[Duration]) -> Vec<bool> {
+    let fastest = phases.iter().min().copied().unwrap_or_default();
+    phases
+        .iter()
+        .map(|phase| phase.as_secs_f64() > fastest.as_secs_f64() * ONE_THREAD_FACTOR)
+        .collect()
 }
 
 /// First quartile, median and third quartile of sorted values.
@@ -272,13 +297,13 @@ fn main() {
         let (_, guest_png, _) = guest_job(&runtime, &mandelbrot, &mandel_input).await;
         assert_eq!(
             guest_png,
-            native_mandelbrot(&shared, params),
+            native_mandelbrot(&shared, params).0,
             "same PNG both ways"
         );
         let (_, guest_product, _) = guest_job(&runtime, &matmul, &matmul_input).await;
         assert_eq!(
             guest_product,
-            native_matmul(&shared, job),
+            native_matmul(&shared, job).0,
             "same product both ways"
         );
 
@@ -307,24 +332,30 @@ fn main() {
             _ => {}
         }
         let mut samples: [Vec<Duration>; 4] = Default::default();
-        let mut gpu_ns = [Vec::new(), Vec::new()];
+        // The GPU phase of each run: the guest's billed device time, the
+        // native program's submit-to-mapped time.
+        let mut gpu_phase: [Vec<Duration>; 4] = Default::default();
         for _ in 0..rounds() {
             settle();
             let (t, _, ns) = guest_job(&runtime, &mandelbrot, &mandel_input).await;
             samples[0].push(t);
-            gpu_ns[0].push(Duration::from_nanos(ns));
+            gpu_phase[0].push(Duration::from_nanos(ns));
             settle();
             let started = Instant::now();
-            std::hint::black_box(native_mandelbrot(&shared, params));
+            let (png, phase) = native_mandelbrot(&shared, params);
             samples[1].push(started.elapsed());
+            std::hint::black_box(png);
+            gpu_phase[1].push(phase);
             settle();
             let (t, _, ns) = guest_job(&runtime, &matmul, &matmul_input).await;
             samples[2].push(t);
-            gpu_ns[1].push(Duration::from_nanos(ns));
+            gpu_phase[2].push(Duration::from_nanos(ns));
             settle();
             let started = Instant::now();
-            std::hint::black_box(native_matmul(&shared, job));
+            let (product, phase) = native_matmul(&shared, job);
             samples[3].push(started.elapsed());
+            std::hint::black_box(product);
+            gpu_phase[3].push(phase);
         }
         let gaps = |guest: &[Duration], native: &[Duration]| {
             median(
@@ -343,8 +374,28 @@ fn main() {
             quartiles(&round_ratios(&samples[0], &samples[1])),
             quartiles(&round_ratios(&samples[2], &samples[3])),
         );
-        let [mg, mn, xg, xn] = samples.map(median);
-        let [mgpu, xgpu] = gpu_ns.map(median);
+        let [mg, mn, xg, xn] = samples.clone().map(median);
+        let mgpu = median(gpu_phase[0].clone());
+        let xgpu = median(gpu_phase[2].clone());
+        let one_thread = gpu_phase.each_ref().map(|phases| one_thread_runs(phases));
+        let count = |runs: &[bool]| runs.iter().filter(|slow| **slow).count();
+        let both_threads = |guest: usize, native: usize| {
+            let rounds: Vec<usize> = (0..samples[guest].len())
+                .filter(|&round| !one_thread[guest][round] && !one_thread[native][round])
+                .collect();
+            let pick = |path: usize| -> Vec<Duration> {
+                rounds.iter().map(|&round| samples[path][round]).collect()
+            };
+            if rounds.is_empty() {
+                "no such rounds".to_owned()
+            } else {
+                format!(
+                    "{:.3}x ({} rounds)",
+                    ratio(median(pick(guest)), median(pick(native))),
+                    rounds.len()
+                )
+            }
+        };
 
         let mut one = Vec::new();
         let mut many = Vec::new();
@@ -407,6 +458,19 @@ fn main() {
             "each round's guest / native, median (middle half): mandelbrot {}, matmul {}",
             spread(mandel_ratios),
             spread(matmul_ratios)
+        );
+        println!(
+            "runs whose GPU phase took over {ONE_THREAD_FACTOR}x the path's fastest (on lavapipe: the dispatch ran on one thread): mandelbrot guest {}/{n}, native {}/{n}; matmul guest {}/{n}, native {}/{n}",
+            count(&one_thread[0]),
+            count(&one_thread[1]),
+            count(&one_thread[2]),
+            count(&one_thread[3]),
+            n = samples[0].len()
+        );
+        println!(
+            "ratio of the medians over the rounds where neither path did: mandelbrot {}, matmul {}",
+            both_threads(0, 1),
+            both_threads(2, 3)
         );
         println!("trivial host call (gpu-buffer.size): {per_call:.0} ns per call ({CALLS} calls)");
         println!(

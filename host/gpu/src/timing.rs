@@ -6,7 +6,15 @@
 //! timestamp is written once the queue reaches this submission (other jobs'
 //! work before it is over), so `end - start` is this job's work alone.
 //!
-//! The closing command buffer also resolves its pair and copies it into the
+//! The opening command buffer resolves its timestamp at once. Lavapipe takes
+//! a timestamp by running a scene on its rasterizer threads, and a resolve
+//! waits for it, so those threads are done before the job's dispatch starts:
+//! lavapipe splits a dispatch into one share per compute thread, and a share
+//! whose thread could not get a core while the scene ran went to the other
+//! thread, doubling the job's GPU time (the crate README's benchmark, tenth
+//! session). On a GPU the resolve of one query costs next to nothing.
+//!
+//! The closing command buffer resolves its own and copies the pair into the
 //! read-back buffer, so the timestamps travel with the job's own work: when
 //! the job waits for the GPU anyway (a mapping, `on-submitted-work-done`),
 //! when [`TIMESTAMP_PAIRS`] are pending, and when the job ends,
