@@ -17,7 +17,10 @@
 //! median of the rounds' guest-minus-native differences, and by the median
 //! and middle half of each round's own guest / native ratio: both pair a
 //! round's two runs, so they move less than the ratio of the medians when the
-//! shared machine's load drifts during the run. `KILN_BENCH_ROUNDS=N` sets
+//! shared machine's load drifts during the run. Then how many runs of each
+//! path had a GPU phase over [`ONE_THREAD_FACTOR`] times the path's fastest
+//! (on lavapipe, a dispatch that ran on one thread), and the ratio over the
+//! rounds where neither did. `KILN_BENCH_ROUNDS=N` sets
 //! the rounds (11 by default), `KILN_BENCH_QUICK=1` runs 3 for a smoke run.
 
 use kiln_test_guests::guest;
