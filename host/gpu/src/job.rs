@@ -43,8 +43,9 @@ pub struct GpuJob {
     /// The job's latest submission, what its waits wait for.
     pub(crate) last_submission: Option<wgpu::SubmissionIndex>,
     /// True when the job wrote through the queue (`write-buffer`, unmapping
-    /// a buffer mapped at creation) since its last submission: wgpu holds
-    /// such writes, and the buffers they go to, until the next submission.
+    /// a buffer mapped for writing, at creation or by `map-async`) since its
+    /// last submission: wgpu holds such writes, and the buffers they go to,
+    /// until the next submission.
     pub(crate) unsubmitted_writes: bool,
     pub(crate) cuda: crate::cuda::CudaJob,
     /// When the job's wall-clock deadline passes: no wait for the device
