@@ -11,8 +11,8 @@
 //! waits for it, so those threads are done before the job's dispatch starts:
 //! lavapipe splits a dispatch into one share per compute thread, and a share
 //! whose thread could not get a core while the scene ran went to the other
-//! thread, doubling the job's GPU time (the crate README's benchmark, tenth
-//! session). On a GPU the resolve of one query costs next to nothing.
+//! thread, doubling the job's GPU time (the crate README, "Lavapipe's
+//! one-thread dispatches"). On a GPU the resolve of one query costs next to nothing.
 //!
 //! The closing command buffer resolves its own and copies the pair into the
 //! read-back buffer, so the timestamps travel with the job's own work: when
