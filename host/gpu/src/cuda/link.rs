@@ -21,11 +21,7 @@ pub(crate) fn add_to_linker(
     slot: ExtensionSlot,
     names: &mut Vec<String>,
 ) -> wasmtime::Result<()> {
-    let mut d = Definer {
-        instance: linker.instance(INTERFACE)?,
-        names,
-        slot,
-    };
+    let mut d = Definer::new(linker, INTERFACE, slot, names)?;
     d.cuda_resource::<Context>("context")?;
     d.cuda_resource::<Module>("module")?;
     d.cuda_resource::<DeviceBuffer>("device-buffer")?;

@@ -88,9 +88,25 @@ fn trap(error: GpuError) -> wasmtime::Error {
 
 /// Defines functions and resources in one linker instance and records their names.
 pub(crate) struct Definer<'a, 'l> {
-    pub(crate) instance: LinkerInstance<'l, JobState>,
-    pub(crate) names: &'a mut Vec<String>,
-    pub(crate) slot: ExtensionSlot,
+    instance: LinkerInstance<'l, JobState>,
+    names: &'a mut Vec<String>,
+    slot: ExtensionSlot,
+}
+
+impl<'a, 'l> Definer<'a, 'l> {
+    /// Starts defining interface `name` in `linker`, for the extension in `slot`.
+    pub(crate) fn new(
+        linker: &'l mut Linker<JobState>,
+        name: &str,
+        slot: ExtensionSlot,
+        names: &'a mut Vec<String>,
+    ) -> wasmtime::Result<Self> {
+        Ok(Self {
+            instance: linker.instance(name)?,
+            names,
+            slot,
+        })
+    }
 }
 
 impl Definer<'_, '_> {
@@ -238,11 +254,7 @@ pub(crate) fn add_to_linker(
     slot: ExtensionSlot,
     names: &mut Vec<String>,
 ) -> wasmtime::Result<()> {
-    let mut d = Definer {
-        instance: linker.instance(INTERFACE)?,
-        names,
-        slot,
-    };
+    let mut d = Definer::new(linker, INTERFACE, slot, names)?;
     resources(&mut d)?;
     setup::entry_points(&mut d)?;
     setup::descriptions(&mut d)?;
