@@ -157,29 +157,31 @@ impl Definer<'_, '_> {
     /// A resource type whose objects live in the job's table; dropping the
     /// guest's handle drops the object.
     pub(crate) fn resource<T: Object>(&mut self, name: &str) -> wasmtime::Result<()> {
-        let slot = self.slot;
-        self.instance.resource(
-            name,
-            ResourceType::host::<T>(),
-            move |mut store: StoreContextMut<'_, JobState>, rep| {
-                let job = job_of(store.data_mut(), slot)?;
-                guarded(|| job.delete::<T>(rep).map_err(trap))
-            },
-        )?;
-        self.names.push(name.to_owned());
-        Ok(())
+        self.resource_dropped_by::<T>(name, |job, rep| {
+            guarded(|| job.delete::<T>(rep).map_err(trap))
+        })
     }
 
     /// A `kiln:gpu/cuda` resource: objects in the job's table, dropped with the handle.
     pub(crate) fn cuda_resource<T: Send + 'static>(&mut self, name: &str) -> wasmtime::Result<()> {
+        self.resource_dropped_by::<T>(name, |job, rep| {
+            let _ = job.table.delete(Resource::<T>::new_own(rep));
+            Ok(())
+        })
+    }
+
+    /// A resource type whose handle's drop runs `drop` on the calling job.
+    fn resource_dropped_by<T: 'static>(
+        &mut self,
+        name: &str,
+        drop: impl Fn(&mut GpuJob, u32) -> wasmtime::Result<()> + Send + Sync + 'static,
+    ) -> wasmtime::Result<()> {
         let slot = self.slot;
         self.instance.resource(
             name,
             ResourceType::host::<T>(),
             move |mut store: StoreContextMut<'_, JobState>, rep| {
-                let job = job_of(store.data_mut(), slot)?;
-                let _ = job.table.delete(Resource::<T>::new_own(rep));
-                Ok(())
+                drop(job_of(store.data_mut(), slot)?, rep)
             },
         )?;
         self.names.push(name.to_owned());
