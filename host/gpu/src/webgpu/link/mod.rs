@@ -170,18 +170,18 @@ impl Definer<'_, '_> {
         })
     }
 
-    /// A resource type whose handle's drop runs `drop` on the calling job.
+    /// A resource type whose handle's drop runs `on_drop` on the calling job.
     fn resource_dropped_by<T: 'static>(
         &mut self,
         name: &str,
-        drop: impl Fn(&mut GpuJob, u32) -> wasmtime::Result<()> + Send + Sync + 'static,
+        on_drop: impl Fn(&mut GpuJob, u32) -> wasmtime::Result<()> + Send + Sync + 'static,
     ) -> wasmtime::Result<()> {
         let slot = self.slot;
         self.instance.resource(
             name,
             ResourceType::host::<T>(),
             move |mut store: StoreContextMut<'_, JobState>, rep| {
-                drop(job_of(store.data_mut(), slot)?, rep)
+                on_drop(job_of(store.data_mut(), slot)?, rep)
             },
         )?;
         self.names.push(name.to_owned());
