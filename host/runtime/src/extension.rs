@@ -110,6 +110,19 @@ impl JobState {
     pub fn extension<T: Any>(&mut self, slot: ExtensionSlot) -> Option<&mut T> {
         self.extensions.get_mut(slot.0)?.as_mut()?.downcast_mut()
     }
+
+    /// Tells the runtime that a host call of this job blocked its thread
+    /// after handing the thread's executor worker to another thread (as
+    /// `tokio::task::block_in_place` does). The next epoch tick then
+    /// publishes usage and holds the job if asked, as every tick does, but
+    /// does not yield to the executor: the job gave its worker away since the
+    /// last tick, so the yield would buy no fairness, and its thread, no
+    /// longer a worker, could only go on after a hand-off to another thread
+    /// and back (tens of µs; kiln-gpu's README, "Benchmark"). Each call
+    /// skips at most one tick's yield.
+    pub fn note_worker_handed_off(&mut self) {
+        self.worker_handed_off = true;
+    }
 }
 
 impl JobMeter {

@@ -9,10 +9,12 @@
 //!   the store's epoch callback publishes a usage snapshot (what
 //!   [`JobHandle::usage`] reads, and what receipts are made from), holds the
 //!   guest if asked to, and otherwise yields to the async executor so many
-//!   jobs share few threads fairly. Compiled wasm writes its fuel count back
-//!   to the store only at calls, returns and fuel yields, so the store also
-//!   yields every [`crate::config::FUEL_YIELD_INTERVAL`] units: a snapshot is
-//!   never staler than that, and the final usage is exact.
+//!   jobs share few threads fairly (not when a host call gave the job's
+//!   worker away since the last tick: [`JobState::note_worker_handed_off`]).
+//!   Compiled wasm writes its fuel count back to the store only at calls,
+//!   returns and fuel yields, so the store also yields every
+//!   [`crate::config::FUEL_YIELD_INTERVAL`] units: a snapshot is never
+//!   staler than that, and the final usage is exact.
 //! - **Pause** is an async yield: when [`JobHandle::pause`] was called, or the
 //!   job has used its *fuel allowance* ([`JobLimits::fuel_allowance`]), the
 //!   tick's callback returns `UpdateDeadline::YieldCustom` with a future that
@@ -164,6 +166,8 @@ pub struct JobState {
     pub(crate) table: ResourceTable,
     pub(crate) limiter: JobLimiter,
     pub(crate) extensions: Vec<Option<Box<dyn std::any::Any + Send>>>,
+    /// Set by [`JobState::note_worker_handed_off`], cleared by the next tick.
+    pub(crate) worker_handed_off: bool,
 }
 
 impl WasiView for JobState {

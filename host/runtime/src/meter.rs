@@ -277,12 +277,15 @@ impl Drop for JobHandle {
 }
 
 /// The per-tick callback: publish usage, hold while paused or at the
-/// allowance, otherwise yield to the executor and wait for the next tick.
+/// allowance, otherwise yield to the executor (unless a host call handed the
+/// job's worker away since the last tick, [`JobState::note_worker_handed_off`])
+/// and wait for the next tick.
 pub(crate) fn epoch_callback(
     meter: Arc<Meter>,
 ) -> impl FnMut(StoreContextMut<'_, JobState>) -> wasmtime::Result<UpdateDeadline> + Send + Sync + 'static
 {
-    move |store| {
+    move |mut store| {
+        let handed_off = std::mem::take(&mut store.data_mut().worker_handed_off);
         if let Ok(remaining) = store.get_fuel() {
             meter.record_remaining_fuel(remaining);
         }
@@ -300,6 +303,10 @@ pub(crate) fn epoch_callback(
             ));
         }
         meter.set_paused(false);
-        Ok(UpdateDeadline::Yield(1))
+        Ok(if handed_off {
+            UpdateDeadline::Continue(1)
+        } else {
+            UpdateDeadline::Yield(1)
+        })
     }
 }

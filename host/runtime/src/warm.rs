@@ -82,6 +82,7 @@ impl Prepared {
             table: ResourceTable::new(),
             limiter: JobLimiter::new(runtime.config.max_memory_bytes),
             extensions: Vec::new(),
+            worker_handed_off: false,
         };
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.limiter);

@@ -146,6 +146,21 @@ mod component {
                 gpu.write(&buffer, 0, &[1; 4])?;
                 panic!("trapping with a live GPU buffer");
             }
+            "wait-then-spin" => {
+                // `n` dispatches, each read back (a wait for the device), then
+                // wasm that never ends: pausing must still hold it.
+                let buffer = gpu.storage_buffer(1024)?;
+                let kernel = gpu.kernel(DOUBLE, "main")?;
+                let group = gpu.bind(&kernel, 0, &[&buffer])?;
+                for _ in 0..arg(argument)? {
+                    gpu.dispatch(&kernel, &[&group], [4, 1, 1])?;
+                    gpu.read(&buffer, 0, 1024)?;
+                }
+                let mut x = 0u64;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
             "alloc-then-spin" => {
                 let buffer = gpu.storage_buffer(arg(argument)?)?;
                 gpu.write(&buffer, 0, &[1; 4])?;

@@ -198,16 +198,29 @@ impl Definer<'_, '_> {
     }
 }
 
-/// Runs `call` on the calling job from an async function.
+/// Runs `call` on the calling job from an async function, and tells the
+/// runtime if it handed the job's worker away ([`blocking`]).
 fn with_job<R>(
     accessor: &Accessor<JobState>,
     slot: ExtensionSlot,
     call: impl FnOnce(&mut GpuJob) -> wasmtime::Result<R>,
 ) -> wasmtime::Result<R> {
     accessor.with(|mut access| {
-        let job = job_of(access.get(), slot)?;
-        guarded(|| call(job))
+        WORKER_HANDED_OFF.set(false);
+        let result = guarded(|| call(job_of(access.get(), slot)?));
+        if WORKER_HANDED_OFF.take() {
+            access.get().note_worker_handed_off();
+        }
+        result
     })
+}
+
+thread_local! {
+    /// Set when [`blocking`] handed this thread's worker away, for
+    /// [`with_job`] to pass on: a tick's yield right after a GPU wait would
+    /// move the job to another thread and back (40 to 90 µs a job on a
+    /// two-core VM, the crate README) for no fairness gained.
+    static WORKER_HANDED_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Runs `wait` (a blocking wait for the device) without stalling the
@@ -217,6 +230,7 @@ pub(crate) fn blocking<R>(wait: impl FnOnce() -> R) -> R {
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if multi_thread {
+        WORKER_HANDED_OFF.set(true);
         tokio::task::block_in_place(wait)
     } else {
         wait()
