@@ -46,6 +46,10 @@
 //!   not wait for them. However the job ended, they are released.
 //!
 //! Whatever ends the job, its [`JobReport`] carries the usage consumed.
+//!
+//! The job's steps (task started, `run` entered and returned, report sent)
+//! are `trace` events of the `kiln.timeline` target, off unless a subscriber
+//! asks for them; kiln-gpu's benchmark uses them to time a job step by step.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -211,6 +215,7 @@ async fn execute(
     meter: Arc<Meter>,
     report: tokio::sync::oneshot::Sender<JobReport>,
 ) {
+    tracing::trace!(target: "kiln.timeline", "job task started");
     let mut kill = meter.killed();
     let mut time_to_entry = None;
     let mut pipes = None;
@@ -250,9 +255,11 @@ async fn execute(
                     limits.output_bytes,
                     || {
                         time_to_entry = Some(meter.elapsed());
+                        tracing::trace!(target: "kiln.timeline", "run entered");
                     },
                 )
                 .await;
+                tracing::trace!(target: "kiln.timeline", "run returned");
                 if let Ok(remaining) = prepared.store.get_fuel() {
                     meter.record_remaining_fuel(remaining);
                 }
@@ -288,6 +295,7 @@ async fn execute(
         Some((stdout, stderr)) => (stdout.take(), stderr.take()),
         None => ((Vec::new(), 0), (Vec::new(), 0)),
     };
+    tracing::trace!(target: "kiln.timeline", "report sent");
     let _ = report.send(JobReport {
         result,
         usage: meter.usage(),

@@ -29,6 +29,11 @@
 //!
 //! Every call runs under `catch_unwind`: should wgpu panic on an input Kiln
 //! failed to check, the job traps and the process carries on.
+//!
+//! Each call's start and return are `trace` events of the `kiln.timeline`
+//! target (off unless a subscriber asks for them: a relaxed atomic load
+//! each), for the benchmark's step-by-step timeline of a job
+//! (`KILN_BENCH_PROFILE=timeline`).
 
 mod setup;
 mod work;
@@ -121,11 +126,15 @@ impl Definer<'_, '_> {
         R: ComponentNamedList + Lower + 'static,
     {
         let slot = self.slot;
+        let call_name = name.to_owned();
         self.instance.func_wrap(
             name,
             move |mut store: StoreContextMut<'_, JobState>, params: P| {
+                tracing::trace!(target: "kiln.timeline", call = %call_name, "host call");
                 let job = job_of(store.data_mut(), slot)?;
-                guarded(|| call(job, params))
+                let result = guarded(|| call(job, params));
+                tracing::trace!(target: "kiln.timeline", call = %call_name, "host call returned");
+                result
             },
         )?;
         self.names.push(name.to_owned());
@@ -146,9 +155,17 @@ impl Definer<'_, '_> {
         R: ComponentNamedList + Lower + Send + Sync + 'static,
     {
         let slot = self.slot;
+        let call_name: std::sync::Arc<str> = name.into();
         self.instance
             .func_wrap_concurrent(name, move |accessor: &Accessor<JobState>, params: P| {
-                call(accessor, slot, params)
+                tracing::trace!(target: "kiln.timeline", call = %call_name, "host call");
+                let call_name = call_name.clone();
+                let returned = call(accessor, slot, params);
+                Box::pin(async move {
+                    let result = returned.await;
+                    tracing::trace!(target: "kiln.timeline", call = %call_name, "host call returned");
+                    result
+                })
             })?;
         self.names.push(name.to_owned());
         Ok(())

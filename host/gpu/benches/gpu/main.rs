@@ -23,6 +23,8 @@
 //! rounds where neither did. `KILN_BENCH_ROUNDS=N` sets
 //! the rounds (11 by default), `KILN_BENCH_QUICK=1` runs 3 for a smoke run.
 
+mod timeline;
+
 use kiln_test_guests::guest;
 use std::time::{Duration, Instant};
 
@@ -80,6 +82,7 @@ fn native(
     bindings: &[Binding<'_>],
     workgroups: [u32; 3],
 ) -> (Vec<u8>, Duration) {
+    timeline::mark("native: started");
     let device = &shared.device;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: None,
@@ -93,6 +96,7 @@ fn native(
         compilation_options: Default::default(),
         cache: None,
     });
+    timeline::mark("native: pipeline made");
     let storage =
         wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
     let mut output = None;
@@ -137,6 +141,7 @@ fn native(
         layout: &layout,
         entries: &entries,
     });
+    timeline::mark("native: buffers and bind group made");
     let mut encoder = device.create_command_encoder(&Default::default());
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
@@ -154,6 +159,7 @@ fn native(
     encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, size);
     let submitted = Instant::now();
     shared.queue.submit([encoder.finish()]);
+    timeline::mark("native: submitted");
     staging
         .slice(..)
         .map_async(wgpu::MapMode::Read, |result| result.expect("map"));
@@ -161,12 +167,14 @@ fn native(
         .poll(wgpu::PollType::wait_indefinitely())
         .expect("poll");
     let gpu_phase = submitted.elapsed();
+    timeline::mark("native: mapped");
     let bytes = staging
         .slice(..)
         .get_mapped_range()
         .expect("mapped")
         .to_vec();
     staging.unmap();
+    timeline::mark("native: read back");
     (bytes, gpu_phase)
 }
 
@@ -183,6 +191,7 @@ fn native_mandelbrot(shared: &SharedDevice, params: Params) -> (Vec<u8>, Duratio
     );
     let png =
         kiln_example_mandelbrot::encode_png(params.width, params.height, &indices).expect("png");
+    timeline::mark("native: PNG encoded");
     (png, gpu_phase)
 }
 
@@ -217,7 +226,9 @@ async fn guest_job(
 ) -> (Duration, Vec<u8>, u64) {
     let limits = JobLimits::default();
     let started = Instant::now();
+    timeline::mark("bench: job submitted");
     let report = runtime.run(workload, input.to_vec(), limits).await;
+    timeline::mark("bench: report received");
     let elapsed = started.elapsed();
     (
         elapsed,
@@ -312,7 +323,9 @@ fn main() {
 
         // For a profiler: KILN_BENCH_PROFILE=guest|native runs only that
         // path of the Mandelbrot example, 200 times, and prints nothing else;
-        // `probe` runs the near-empty GPU job 2,000 times (the per-job floor).
+        // `probe` runs the near-empty GPU job 2,000 times (the per-job floor);
+        // `timeline` runs both paths 200 times, taking turns, and prints the
+        // median of each step (`timeline.rs`).
         match std::env::var("KILN_BENCH_PROFILE").as_deref() {
             Ok("guest") => {
                 for _ in 0..200 {
@@ -324,6 +337,22 @@ fn main() {
                 for _ in 0..2_000 {
                     guest_job(&runtime, &probe, b"calls:1").await;
                 }
+                return;
+            }
+            Ok("timeline") => {
+                let recorder = timeline::Recorder::install();
+                let (mut guest_runs, mut native_runs) = (Vec::new(), Vec::new());
+                for _ in 0..200 {
+                    settle();
+                    recorder.take();
+                    guest_job(&runtime, &mandelbrot, &mandel_input).await;
+                    guest_runs.push(recorder.take());
+                    settle();
+                    std::hint::black_box(native_mandelbrot(&shared, params));
+                    native_runs.push(recorder.take());
+                }
+                timeline::print("mandelbrot through the guest", &guest_runs);
+                timeline::print("mandelbrot natively", &native_runs);
                 return;
             }
             Ok("native") => {
