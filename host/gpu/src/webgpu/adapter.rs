@@ -138,9 +138,13 @@ impl GpuJob {
 /// One `gpu-supported-limits` getter per limit.
 macro_rules! limit_getters {
     ($($wit:literal => $field:ident: $ty:ty),* $(,)?) => {
-        /// Every limit getter: its WIT name and how it reads [`wgpu::Limits`].
+        /// Every limit getter: its WIT function's name and how it reads
+        /// [`wgpu::Limits`].
         pub(crate) const LIMIT_GETTERS: &[(&str, fn(&wgpu::Limits) -> LimitValue)] = &[
-            $(($wit, |limits| LimitValue::from(limits.$field as $ty)),)*
+            $((
+                concat!("[method]gpu-supported-limits.", $wit),
+                |limits| LimitValue::from(limits.$field as $ty),
+            ),)*
         ];
     };
 }

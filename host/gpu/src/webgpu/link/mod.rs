@@ -118,7 +118,7 @@ impl Definer<'_, '_> {
     /// A synchronous function on the calling job.
     pub(crate) fn func<P, R>(
         &mut self,
-        name: &str,
+        name: &'static str,
         call: impl Fn(&mut GpuJob, P) -> wasmtime::Result<R> + Send + Sync + 'static,
     ) -> wasmtime::Result<()>
     where
@@ -126,14 +126,13 @@ impl Definer<'_, '_> {
         R: ComponentNamedList + Lower + 'static,
     {
         let slot = self.slot;
-        let call_name = name.to_owned();
         self.instance.func_wrap(
             name,
             move |mut store: StoreContextMut<'_, JobState>, params: P| {
-                tracing::trace!(target: "kiln.timeline", call = %call_name, "host call");
+                tracing::trace!(target: "kiln.timeline", call = name, "host call");
                 let job = job_of(store.data_mut(), slot)?;
                 let result = guarded(|| call(job, params));
-                tracing::trace!(target: "kiln.timeline", call = %call_name, "host call returned");
+                tracing::trace!(target: "kiln.timeline", call = name, "host call returned");
                 result
             },
         )?;
@@ -144,7 +143,7 @@ impl Definer<'_, '_> {
     /// An `async func`: `call` gets an accessor to reach the job between awaits.
     pub(crate) fn concurrent<P, R>(
         &mut self,
-        name: &str,
+        name: &'static str,
         call: impl for<'a> Fn(&'a Accessor<JobState>, ExtensionSlot, P) -> BoxFuture<'a, R>
         + Send
         + Sync
@@ -155,18 +154,18 @@ impl Definer<'_, '_> {
         R: ComponentNamedList + Lower + Send + Sync + 'static,
     {
         let slot = self.slot;
-        let call_name: std::sync::Arc<str> = name.into();
-        self.instance
-            .func_wrap_concurrent(name, move |accessor: &Accessor<JobState>, params: P| {
-                tracing::trace!(target: "kiln.timeline", call = %call_name, "host call");
-                let call_name = call_name.clone();
+        self.instance.func_wrap_concurrent(
+            name,
+            move |accessor: &Accessor<JobState>, params: P| {
+                tracing::trace!(target: "kiln.timeline", call = name, "host call");
                 let returned = call(accessor, slot, params);
                 Box::pin(async move {
                     let result = returned.await;
-                    tracing::trace!(target: "kiln.timeline", call = %call_name, "host call returned");
+                    tracing::trace!(target: "kiln.timeline", call = name, "host call returned");
                     result
                 })
-            })?;
+            },
+        )?;
         self.names.push(name.to_owned());
         Ok(())
     }

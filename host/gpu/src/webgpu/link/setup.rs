@@ -118,11 +118,10 @@ pub(super) fn descriptions(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
             Ok((false,))
         },
     )?;
-    for (name, getter) in LIMIT_GETTERS {
-        let full = format!("[method]gpu-supported-limits.{name}");
+    for &(name, getter) in LIMIT_GETTERS {
         match getter(&wgpu::Limits::default()) {
             LimitValue::U32(_) => d.func(
-                &full,
+                name,
                 move |job, (this,): (Resource<obj::SupportedLimits>,)| match getter(
                     &job.get(&this).map_err(trap)?.limits,
                 ) {
@@ -131,7 +130,7 @@ pub(super) fn descriptions(d: &mut Definer<'_, '_>) -> wasmtime::Result<()> {
                 },
             )?,
             LimitValue::U64(_) => d.func(
-                &full,
+                name,
                 move |job, (this,): (Resource<obj::SupportedLimits>,)| match getter(
                     &job.get(&this).map_err(trap)?.limits,
                 ) {
