@@ -19,6 +19,8 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
+use crate::median;
+
 /// The events' target.
 pub const TARGET: &str = "kiln.timeline";
 
@@ -28,7 +30,7 @@ const LISTED: Duration = Duration::from_micros(5);
 
 /// Marks a step of the native program.
 pub fn mark(step: &'static str) {
-    tracing::trace!(target: "kiln.timeline", "{step}");
+    tracing::trace!(target: TARGET, "{step}");
 }
 
 /// One run's events: label and time, in order.
@@ -108,11 +110,6 @@ impl<S: Subscriber> Layer<S> for Recorder {
             .unwrap_or_else(PoisonError::into_inner)
             .push((label, at));
     }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 /// Prints `runs`' steps: each step's median, the short ones summed, and the
