@@ -14,6 +14,10 @@ use crate::command::{exec, say, target_dir};
 /// Target triple of every guest.
 pub const GUEST_TARGET: &str = "wasm32-wasip2";
 
+/// The Cargo profile guests are built with (the workspace's `[profile.guest]`),
+/// which also names their output directory.
+const GUEST_PROFILE: &str = "guest";
+
 /// Guest packages: example workloads, policy plugins, then test guests.
 pub const GUEST_PACKAGES: &[&str] = &[
     "kiln-example-sha256",
@@ -49,7 +53,7 @@ pub const TUNED_GUESTS: &[(&str, &[&str])] = &[(
 
 /// Where the built components land.
 pub fn guest_dir() -> PathBuf {
-    target_dir().join(GUEST_TARGET).join("guest")
+    target_dir().join(GUEST_TARGET).join(GUEST_PROFILE)
 }
 
 /// `cargo <command>` for the guests that `include` accepts.
@@ -73,20 +77,11 @@ pub fn build() -> Result<()> {
         GUEST_PACKAGES.len()
     ));
     let mut args = package_args("build", |package| !is_tuned(package));
-    args.extend(["--profile", "guest"]);
+    args.extend(["--profile", GUEST_PROFILE]);
     exec("cargo", &args)?;
     for (package, flags) in TUNED_GUESTS {
-        let mut args = vec![
-            "rustc",
-            "--locked",
-            "--target",
-            GUEST_TARGET,
-            "--profile",
-            "guest",
-            "-p",
-            package,
-            "--",
-        ];
+        let mut args = package_args("rustc", |guest| guest == *package);
+        args.extend(["--profile", GUEST_PROFILE, "--"]);
         args.extend_from_slice(flags);
         exec("cargo", &args)?;
     }
