@@ -1,7 +1,8 @@
 //! `cargo xtask sbf`: the settlement program as a real SBF ELF.
 //!
-//! Follows SOLANA.md: the pinned nightly with `-Z build-std`, the
-//! `bpfel-unknown-none` target and sbpf-linker (installed by `setup`), with
+//! Follows the recipe in `programs/settlement/README.md`: the pinned nightly
+//! with `-Z build-std`, the `bpfel-unknown-none` target and sbpf-linker
+//! (installed by `setup`), with
 //! the target's flags in `programs/settlement/.cargo/config.toml`, which
 //! cargo reads because the build runs in that directory. Its own target dir
 //! (`<target>/sbf-build`) keeps the SBF profile from invalidating host

@@ -17,7 +17,7 @@ const RUST_COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 
 /// The pinned nightly: cargo-fuzz needs a nightly for its sanitizer flags, and
 /// the SBF build needs this exact one (its LLVM 23 is what sbpf-linker loads;
-/// see SOLANA.md). One nightly serves both.
+/// see `programs/settlement/README.md`). One nightly serves both.
 pub const NIGHTLY: &str = "nightly-2026-10-29";
 
 /// Cargo tools, each with the cargo subcommand that proves it is installed.
@@ -27,7 +27,7 @@ const CARGO_TOOLS: &[(&str, &[&str])] = &[
     ("cargo-fuzz", &["fuzz", "--version"]),
 ];
 
-/// The SBF linker, pinned: 0.2.6 loads the pinned nightly's LLVM 23 (SOLANA.md).
+/// The SBF linker, pinned: 0.2.6 loads the pinned nightly's LLVM 23 (`programs/settlement/README.md`).
 const SBPF_LINKER: (&str, &str) = ("sbpf-linker", "0.2.6");
 
 /// Debian packages the tests need: `postgresql`, the server the scheduler's

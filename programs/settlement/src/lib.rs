@@ -1,6 +1,6 @@
 //! Kiln's settlement program: escrow, node registry, staking and treasury.
 //!
-//! Built with pinocchio to a real SBF ELF (`cargo xtask sbf`, see SOLANA.md)
+//! Built with pinocchio to a real SBF ELF (`cargo xtask sbf`; README.md says how)
 //! and, unchanged, for the host, so clippy and unit tests need no SBF build.
 //! The ABI (instructions, layouts, errors, PDAs) lives in
 //! `kiln-settlement-interface`; receipt decoding and costs come from

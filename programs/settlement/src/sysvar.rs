@@ -3,7 +3,7 @@
 //!
 //! pinocchio's `Clock::get`/`Rent::get` call the generic `sol_get_sysvar`
 //! syscall only under `target_os = "solana"` (platform-tools' target); on
-//! `bpfel-unknown-none` (`target_os = "none"`, what SOLANA.md builds with)
+//! `bpfel-unknown-none` (`target_os = "none"`, what `cargo xtask sbf` builds for)
 //! they take their host branch and always fail. So this module calls the
 //! same syscall itself, reading only the bytes it needs, and is the one
 //! place in the program with `unsafe`.

@@ -62,7 +62,7 @@ struct RunArgs {
     rpc: Option<String>,
     /// The operator's wallet address (base58, as `solana-keygen pubkey`
     /// prints it, or 64 hex digits): it registered and staked this node on
-    /// chain (`kiln chain register --receipt-key <dir>/node-key.json`) and is
+    /// chain (`kiln chain node register --receipt-key <dir>/node-key.json`) and is
     /// paid for its jobs; its keypair stays off this machine. Without it the
     /// node key is its own operator.
     #[arg(long, env = "KILN_OPERATOR")]
