@@ -257,9 +257,11 @@ impl Network {
     }
 
     /// `kiln scheduler serve` on SQLite in the test's dir, with 500 ms
-    /// heartbeats, so a killed node is noticed after 1.5 s.
+    /// heartbeats, so a killed node is noticed after 1.5 s, checking the
+    /// stake nodes declare against the served chain.
     fn start_scheduler(&mut self) {
         let database = format!("sqlite://{}", self.path("scheduler.db").display());
+        let rpc = self.rpc.clone();
         let ready = self.children.start(
             "scheduler",
             &[
@@ -271,6 +273,8 @@ impl Network {
                 &database,
                 "--heartbeat-interval-ms",
                 "500",
+                "--rpc",
+                &rpc,
             ],
         );
         let address = ready
@@ -282,39 +286,61 @@ impl Network {
         self.scheduler = format!("http://{address}");
     }
 
-    /// `kiln node run` for the node dir `node`; returns once it is linked to
-    /// the scheduler (its ready line).
-    fn start_node(&mut self, node: &str) {
-        let scheduler = self.scheduler.clone();
-        let rpc = self.rpc.clone();
-        let stake = NODE_STAKE.to_string();
+    /// `kiln node run` for the node dir `node`, declaring `stake`.
+    fn node_run_args(&self, node: &str, stake: u64) -> Vec<String> {
         let operator = self.ok(&["keys", "address", &operator_file(node)]);
-        let operator = operator.trim().to_owned();
-        let ready = self.children.start(
+        [
+            "node",
+            "run",
+            "--dir",
             node,
-            &[
-                "node",
-                "run",
-                "--dir",
-                node,
-                "--scheduler",
-                &scheduler,
-                "--rpc",
-                &rpc,
-                "--region",
-                "local",
-                "--floor",
-                FLOOR,
-                "--stake",
-                &stake,
-                "--operator",
-                &operator,
-            ],
-        );
+            "--scheduler",
+            &self.scheduler,
+            "--rpc",
+            &self.rpc,
+            "--region",
+            "local",
+            "--floor",
+            FLOOR,
+            "--stake",
+            &stake.to_string(),
+            "--operator",
+            operator.trim(),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    /// `kiln node run` for the node dir `node`, declaring what it staked;
+    /// returns once it is linked to the scheduler (its ready line).
+    fn start_node(&mut self, node: &str) {
+        let args = self.node_run_args(node, NODE_STAKE);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ready = self.children.start(node, &args);
         assert!(
             ready.contains("linked"),
             "unexpected {node} ready line {ready:?}"
         );
+    }
+
+    /// Runs `kiln ARGS`, which must exit within [`READY_TIMEOUT`] (it is
+    /// killed and the test fails otherwise).
+    fn run_to_exit(&self, args: &[String]) -> Output {
+        let mut child = kiln(self.dir.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + READY_TIMEOUT;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("kiln {args:?} still running after {READY_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -434,6 +460,28 @@ impl Network {
             "--json",
         ]
     }
+}
+
+#[test]
+fn a_node_declaring_more_stake_than_it_staked_is_refused_at_registration() {
+    // Given the chain served and a scheduler reading stakes from it (`--rpc`),
+    let mut network = Network::new(&["node-a"]);
+    network.start_scheduler();
+
+    // when node-a, staked 1 SOL, declares tier 1's 10 SOL,
+    let output = network.run_to_exit(&network.node_run_args("node-a", 10 * NODE_STAKE));
+
+    // then it stops with the scheduler's reason,
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "declared stake 10000000000 is more than the 1000000000 lamports staked on chain"
+        ),
+        "{stderr}"
+    );
+    // and declaring what it staked, it registers and links.
+    network.start_node("node-a");
 }
 
 #[test]

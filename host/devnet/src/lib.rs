@@ -9,6 +9,10 @@
 //! processes would (HTTP, WebSockets, transactions), except that the chain
 //! is one in-process VM shared behind a mutex.
 
+mod ledger;
+
+pub use ledger::SettlementLedger;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -179,10 +183,23 @@ impl Drop for SchedulerProcess {
     }
 }
 
+/// The scheduler's configuration: `heartbeat`, and registrations' stake
+/// checked against `chain`.
+fn scheduler_config(
+    heartbeat: Duration,
+    chain: &Arc<Mutex<Settlement<Embedded>>>,
+) -> SchedulerConfig {
+    SchedulerConfig {
+        heartbeat_interval: heartbeat,
+        stake_ledger: Some(Arc::new(SettlementLedger::new(Arc::clone(chain)))),
+        ..SchedulerConfig::default()
+    }
+}
+
 async fn start_scheduler(
     database: &str,
     listen: std::net::SocketAddr,
-    heartbeat: Duration,
+    config: SchedulerConfig,
 ) -> Result<(Scheduler, SchedulerProcess, std::net::SocketAddr), DevnetError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -192,10 +209,6 @@ async fn start_scheduler(
     let database = database.to_owned();
     let started = runtime.spawn(async move {
         let store = Store::connect(&database).await?;
-        let config = SchedulerConfig {
-            heartbeat_interval: heartbeat,
-            ..SchedulerConfig::default()
-        };
         let scheduler = Scheduler::open(store, config).await?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let address = listener.local_addr()?;
@@ -244,7 +257,7 @@ impl Devnet {
         let (scheduler, server, address) = start_scheduler(
             &database,
             "127.0.0.1:0".parse().expect("valid"),
-            config.heartbeat,
+            scheduler_config(config.heartbeat, &chain),
         )
         .await?;
         let gpu = kiln_gpu::GpuHost::new(kiln_gpu::DeviceConfig::default());
@@ -335,6 +348,19 @@ impl Devnet {
         Ok(id)
     }
 
+    /// Node `index`'s operator stakes `lamports` more on chain (from its
+    /// airdrop). The scheduler sees it at the node's next registration.
+    ///
+    /// # Panics
+    ///
+    /// When there is no node `index`.
+    pub fn add_stake(&self, index: usize, lamports: u64) -> Result<(), DevnetError> {
+        let operator = &self.nodes[index].operator_keypair;
+        let mut chain = self.chain.lock().expect("chain lock");
+        chain.stake(operator, lamports)?;
+        Ok(())
+    }
+
     /// Kills node `index` as a crash would: its link drops, its guests stop,
     /// it settles nothing.
     pub fn kill_node(&mut self, index: usize) {
@@ -352,7 +378,8 @@ impl Devnet {
         // The port may take a moment to be free again.
         let mut last = None;
         for _ in 0..50 {
-            match start_scheduler(&self.database, self.address, self.config.heartbeat).await {
+            let config = scheduler_config(self.config.heartbeat, &self.chain);
+            match start_scheduler(&self.database, self.address, config).await {
                 Ok((scheduler, server, _)) => {
                     self.scheduler = scheduler;
                     self.server = Some(server);

@@ -137,6 +137,9 @@ pub struct SchedulerConfig {
     /// Bearer token of the admin API (`/v1/admin/…`: swapping policy
     /// plugins). `None` disables the admin routes (they answer 404).
     pub admin_token: Option<String>,
+    /// Where registrations' stake is checked ([`crate::stake`]). `None`
+    /// trusts the declared stake: tests and closed networks only.
+    pub stake_ledger: Option<std::sync::Arc<dyn crate::stake::StakeLedger>>,
 }
 
 impl Default for SchedulerConfig {
@@ -149,6 +152,7 @@ impl Default for SchedulerConfig {
             stake_tiers: StakeTiers::default(),
             replica: "replica-0".to_owned(),
             admin_token: None,
+            stake_ledger: None,
         }
     }
 }

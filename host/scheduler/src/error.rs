@@ -43,6 +43,33 @@ pub enum SchedulerError {
         /// Tier 0's minimum.
         minimum: u64,
     },
+    /// The operator has no node account in the settlement program.
+    #[error("operator {operator} has no node registered on chain")]
+    NotOnChain {
+        /// The manifest's operator.
+        operator: PublicKey,
+    },
+    /// The operator's node account on chain names another receipt key.
+    #[error(
+        "the node account on chain names receipt key {on_chain}, not the manifest's {manifest}"
+    )]
+    ReceiptKeyMismatch {
+        /// The account's receipt key.
+        on_chain: PublicKey,
+        /// The manifest's.
+        manifest: PublicKey,
+    },
+    /// The declared stake is more than the node account holds.
+    #[error("declared stake {declared} is more than the {on_chain} lamports staked on chain")]
+    StakeNotOnChain {
+        /// Declared stake, lamports.
+        declared: u64,
+        /// Staked and not leaving, lamports.
+        on_chain: u64,
+    },
+    /// The settlement program could not be read.
+    #[error("chain unavailable: {0}")]
+    ChainUnavailable(String),
     /// The node key or wallet is already registered under another node id.
     #[error("{what} is already registered as node {other}")]
     Sybil {

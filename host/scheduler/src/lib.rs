@@ -3,6 +3,7 @@
 //!
 //! - [`registry`]: registration with a signed capability manifest, stake
 //!   tiers, the sybil pre-screen and replay refusal.
+//! - [`stake`]: the declared stake checked against the settlement program.
 //! - [`matching`]: filter, rank ([`RankPolicy`]) and clear the price
 //!   ([`PricingPolicy`]); built-in defaults, swappable at run time.
 //! - [`policy`]: policy plugins (`kiln:policy` components) behind those
@@ -34,10 +35,12 @@ pub mod registry;
 pub mod relay;
 pub mod scheduler;
 pub mod server;
+pub mod stake;
 pub mod store;
 
 pub use config::SchedulerConfig;
 pub use error::SchedulerError;
 pub use matching::{Candidate, DefaultPricing, DefaultRank, PricingPolicy, RankPolicy};
 pub use scheduler::Scheduler;
+pub use stake::{NodeOnChain, StakeLedger};
 pub use store::Store;

@@ -92,7 +92,8 @@ impl fmt::Display for JobState {
 pub struct NodeRecord {
     /// The manifest the node signed (its signature verified at registration).
     pub manifest: SignedManifest,
-    /// Stake declared at registration, lamports.
+    /// Stake registered with, lamports: what the node's account holds on
+    /// chain where the scheduler has a stake ledger, else the declared stake.
     pub stake: u64,
     /// Stake tier reached.
     pub tier: u8,

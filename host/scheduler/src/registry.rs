@@ -3,13 +3,15 @@
 //!
 //! Checks, in order, each with its own error: the manifest decodes and keeps
 //! every rule of `kiln-protocol`; its signature verifies under its own
-//! receipt key; the stake reaches a tier; no other node id holds the same
+//! receipt key; with a stake ledger, the operator's node account on chain
+//! names that receipt key and holds the declared stake ([`crate::stake`]);
+//! the stake reaches a tier; no other node id holds the same
 //! receipt key or operator wallet (sybil pre-screen); a re-registration of
 //! the same node carries a manifest issued strictly later than the stored one
 //! (a replayed registration changes nothing). The check of other nodes and
 //! the write happen in one transaction.
 
-use kiln_protocol::manifest::SignedManifest;
+use kiln_protocol::manifest::{CapabilityManifest, SignedManifest};
 
 use crate::config::INITIAL_REPUTATION;
 use crate::error::{Result, SchedulerError};
@@ -25,13 +27,12 @@ impl Scheduler {
             SignedManifest::from_bytes(&bytes).map_err(|e| SchedulerError::Manifest(e.into()))?;
         signed.verify()?;
         let manifest = &signed.manifest;
+        let stake = self.checked_stake(manifest, request.stake).await?;
         let tiers = &self.inner.config.stake_tiers;
-        let tier = tiers
-            .tier(request.stake)
-            .ok_or(SchedulerError::StakeTooLow {
-                stake: request.stake,
-                minimum: tiers.min_stake[0],
-            })?;
+        let tier = tiers.tier(stake).ok_or(SchedulerError::StakeTooLow {
+            stake,
+            minimum: tiers.min_stake[0],
+        })?;
         let max_jobs = tiers.max_jobs[usize::from(tier)].min(manifest.max_parallel_jobs);
         let store = self.store();
         let mut tx = store.begin().await?;
@@ -58,7 +59,7 @@ impl Scheduler {
             }
         }
         let record = NodeRecord {
-            stake: request.stake,
+            stake,
             tier,
             max_jobs,
             reputation: existing
@@ -89,5 +90,33 @@ impl Scheduler {
             heartbeat_interval_ms: u64::try_from(self.inner.config.heartbeat_interval.as_millis())
                 .unwrap_or(u64::MAX),
         })
+    }
+
+    /// The stake the node is registered with: the declared one, or with a
+    /// ledger what the operator's node account holds, once it is checked
+    /// to hold at least the declared stake under the manifest's receipt key.
+    async fn checked_stake(&self, manifest: &CapabilityManifest, declared: u64) -> Result<u64> {
+        let Some(ledger) = self.inner.config.stake_ledger.clone() else {
+            return Ok(declared);
+        };
+        let operator = manifest.operator;
+        let account = tokio::task::spawn_blocking(move || ledger.node_of(&operator))
+            .await
+            .map_err(|error| SchedulerError::ChainUnavailable(error.to_string()))?
+            .map_err(SchedulerError::ChainUnavailable)?
+            .ok_or(SchedulerError::NotOnChain { operator })?;
+        if account.receipt_key != manifest.receipt_key {
+            return Err(SchedulerError::ReceiptKeyMismatch {
+                on_chain: account.receipt_key,
+                manifest: manifest.receipt_key,
+            });
+        }
+        if declared > account.stake {
+            return Err(SchedulerError::StakeNotOnChain {
+                declared,
+                on_chain: account.stake,
+            });
+        }
+        Ok(account.stake)
     }
 }

@@ -131,6 +131,11 @@ impl Scheduler {
     /// fresh offline window, so after a restart they can reconnect before
     /// their jobs move.
     pub async fn open(store: Store, config: SchedulerConfig) -> Result<Self> {
+        if config.stake_ledger.is_none() {
+            tracing::warn!(
+                "no stake ledger: registrations' declared stake is trusted, not read from chain"
+            );
+        }
         store.grace_all_nodes(now_ms()).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let matcher = Matcher::new(config.max_candidates);

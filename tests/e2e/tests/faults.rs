@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use kiln_client::Progress;
+use kiln_devnet::NODE_STAKE;
 use kiln_e2e::{cpu_job, guest, network};
 use kiln_protocol::PublicKey;
+use kiln_scheduler::SchedulerError;
 use tokio::sync::mpsc;
 
 /// A job that runs a couple of seconds (about 26 G fuel): long enough for
@@ -244,4 +246,61 @@ async fn a_full_disk_costs_the_component_cache_not_the_job() {
         !cache.join(format!("{digest}.wasm")).exists(),
         "nothing half-written was cached"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_declaring_more_stake_than_it_holds_on_chain_is_refused() {
+    // Given a node registered and staked 1 SOL (tier 0) on the real program.
+    let (devnet, _dir) = network(1, |_| {}).await;
+    let node = &devnet.nodes[0];
+    let keys = kiln_node::keys::NodeKeys::load_or_create(&node.dir).unwrap();
+    let registered = devnet.scheduler.store().nodes().await.unwrap().remove(0);
+    assert_eq!((registered.stake, registered.tier), (NODE_STAKE, 0));
+    let mut manifest = registered.manifest.manifest.clone();
+    let register = |manifest: &kiln_protocol::manifest::CapabilityManifest, stake| {
+        let signed = kiln_protocol::manifest::SignedManifest::sign(manifest.clone(), &keys.signing);
+        kiln_scheduler_api::wire::RegisterNode {
+            manifest: hex::encode(signed.unwrap().to_bytes()),
+            stake,
+        }
+    };
+
+    // When it registers again declaring tier 1's 10 SOL, then the scheduler
+    // reads its account and refuses.
+    manifest.issued_at += 1;
+    let error = devnet
+        .scheduler
+        .register(&register(&manifest, 10 * NODE_STAKE))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SchedulerError::StakeNotOnChain { declared, on_chain }
+            if declared == 10 * NODE_STAKE && on_chain == NODE_STAKE),
+        "{error}"
+    );
+    // And a manifest naming an operator with no node account is refused too.
+    let mut stranger = manifest.clone();
+    stranger.operator = PublicKey([9; 32]);
+    let error = devnet
+        .scheduler
+        .register(&register(&stranger, NODE_STAKE))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SchedulerError::NotOnChain { .. }),
+        "{error}"
+    );
+    // And the registration it has is unchanged.
+    let now = devnet.scheduler.store().nodes().await.unwrap().remove(0);
+    assert_eq!((now.stake, now.tier, now.max_jobs), (NODE_STAKE, 0, 1));
+    assert_eq!(now.manifest, registered.manifest);
+
+    // And once the operator stakes 9 SOL more on chain, the same claim is accepted at tier 1.
+    devnet.add_stake(0, 9 * NODE_STAKE).unwrap();
+    let accepted = devnet
+        .scheduler
+        .register(&register(&manifest, 10 * NODE_STAKE))
+        .await
+        .unwrap();
+    assert_eq!(accepted.tier, 1);
 }

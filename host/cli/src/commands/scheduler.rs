@@ -4,15 +4,17 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use kiln_devnet::SettlementLedger;
 use kiln_scheduler::config::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_PROPOSAL_TIMEOUT};
 use kiln_scheduler::policy::{LoadedPolicy, Pins, PolicyConfig, PolicyHost, PolicyKind};
 use kiln_scheduler::server::{serve, shutdown_signal};
-use kiln_scheduler::{Scheduler, SchedulerConfig, Store};
+use kiln_scheduler::{Scheduler, SchedulerConfig, StakeLedger, Store};
+use kiln_settlement::{CommitmentConfig, Rpc, Settlement};
 
 /// `kiln scheduler …`.
 #[derive(Debug, Args)]
@@ -80,6 +82,15 @@ pub struct ServeArgs {
     /// (swapping plugins) is off.
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
+    /// The settlement program's cluster (JSON-RPC URL): each registration's
+    /// declared stake is checked against the node's account there, and the
+    /// tier comes from the stake on chain. Without it declared stakes are
+    /// trusted (a warning says so): for tests and closed networks.
+    #[arg(long, env = "KILN_RPC")]
+    rpc: Option<String>,
+    /// Commitment of the stake reads: processed, confirmed or finalized.
+    #[arg(long, default_value = "confirmed")]
+    commitment: String,
     /// Print the ready line as a JSON object (`{"event": "listening",
     /// "address": …}`) and log JSON lines on stderr.
     #[arg(long)]
@@ -103,6 +114,12 @@ pub fn run(args: SchedulerArgs) -> Result<ExitCode> {
 }
 
 fn serve_command(args: ServeArgs) -> Result<ExitCode> {
+    // Connected before the async runtime starts: the RPC client blocks.
+    let stake_ledger = args
+        .rpc
+        .as_deref()
+        .map(|url| stake_ledger(url, &args.commitment))
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -120,6 +137,7 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
                 .as_deref()
                 .map(super::scheduler_policy::read_token)
                 .transpose()?,
+            stake_ledger,
             ..SchedulerConfig::default()
         };
         let scheduler = Scheduler::open(store.clone(), config).await?;
@@ -141,6 +159,19 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Reads node accounts from the cluster at `url`.
+fn stake_ledger(url: &str, commitment: &str) -> Result<Arc<dyn StakeLedger>> {
+    let commitment = commitment
+        .parse::<CommitmentConfig>()
+        .ok()
+        .with_context(|| {
+            format!("unknown commitment `{commitment}` (processed, confirmed, finalized)")
+        })?;
+    let rpc = Rpc::connect(url, commitment).with_context(|| format!("connecting to {url}"))?;
+    let settlement = Arc::new(Mutex::new(Settlement::new(rpc)));
+    Ok(Arc::new(SettlementLedger::new(settlement)))
 }
 
 /// Sets up the policy host when any plugin is pinned, and loads the plugins

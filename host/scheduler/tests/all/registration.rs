@@ -135,3 +135,104 @@ on_both_stores!(
         assert_eq!(stored.stake, 10 * SOL);
     }
 );
+
+/// The settlement program's node accounts, as a test sets them: the
+/// scheduler's check is under test here; the devnet's tests
+/// (`tests/e2e`) read the real program's accounts.
+#[derive(Debug, Default)]
+struct AccountsOnChain {
+    nodes: std::collections::HashMap<kiln_protocol::PublicKey, kiln_scheduler::NodeOnChain>,
+    unreachable: bool,
+}
+
+impl kiln_scheduler::StakeLedger for AccountsOnChain {
+    fn node_of(
+        &self,
+        operator: &kiln_protocol::PublicKey,
+    ) -> Result<Option<kiln_scheduler::NodeOnChain>, String> {
+        if self.unreachable {
+            return Err("connection refused".to_owned());
+        }
+        Ok(self.nodes.get(operator).copied())
+    }
+}
+
+on_both_stores!(with_a_ledger_the_stake_on_chain_sets_the_tier, |store| {
+    // Given a chain where "staked" holds 10 SOL under its own key, "short"
+    // holds 1 SOL, "rekeyed" names another receipt key, "absent" has no
+    // account at all.
+    let [staked, short, rekeyed, absent] =
+        ["staked", "short", "rekeyed", "absent"].map(NodeSpec::cpu);
+    let account = |node: &NodeSpec, stake| kiln_scheduler::NodeOnChain {
+        receipt_key: kiln_protocol::signing::public_key(&node.key()),
+        stake,
+    };
+    let mut chain = AccountsOnChain::default();
+    chain
+        .nodes
+        .insert(staked.operator(), account(&staked, 10 * SOL));
+    chain.nodes.insert(short.operator(), account(&short, SOL));
+    chain
+        .nodes
+        .insert(rekeyed.operator(), account(&staked, 10 * SOL));
+    let config = kiln_scheduler::SchedulerConfig {
+        stake_ledger: Some(std::sync::Arc::new(chain)),
+        ..fast_config()
+    };
+    let scheduler = Scheduler::open(store, config).await.unwrap();
+
+    // Then a node declaring less than it staked gets the tier of its stake on chain.
+    let registered = scheduler.register(&staked.register(SOL)).await.unwrap();
+    assert_eq!((registered.tier, registered.max_jobs), (1, 4));
+    // And a node declaring more than it staked is refused.
+    let error = scheduler
+        .register(&short.register(10 * SOL))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SchedulerError::StakeNotOnChain { declared, on_chain }
+            if declared == 10 * SOL && on_chain == SOL),
+        "{error}"
+    );
+    // And so is a node whose account names another receipt key, and one with no account.
+    let error = scheduler
+        .register(&rekeyed.register(SOL))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SchedulerError::ReceiptKeyMismatch { .. }),
+        "{error}"
+    );
+    let error = scheduler.register(&absent.register(SOL)).await.unwrap_err();
+    assert!(
+        matches!(error, SchedulerError::NotOnChain { operator } if operator == absent.operator()),
+        "{error}"
+    );
+    // And only the staked node is stored, with the stake on chain.
+    let nodes = scheduler.store().nodes().await.unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].stake, 10 * SOL);
+});
+
+on_both_stores!(
+    with_an_unreachable_ledger_registration_fails_and_stores_nothing,
+    |store| {
+        let config = kiln_scheduler::SchedulerConfig {
+            stake_ledger: Some(std::sync::Arc::new(AccountsOnChain {
+                unreachable: true,
+                ..AccountsOnChain::default()
+            })),
+            ..fast_config()
+        };
+        let scheduler = Scheduler::open(store, config).await.unwrap();
+        let error = scheduler
+            .register(&NodeSpec::cpu("any").register(SOL))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, SchedulerError::ChainUnavailable(_)),
+            "{error}"
+        );
+        assert!(scheduler.store().nodes().await.unwrap().is_empty());
+    }
+);

@@ -1,0 +1,43 @@
+//! The stake a node registers with, checked against the settlement program.
+//!
+//! A registration declares its stake, and the stake tier decides how many
+//! jobs the node may hold at once. With a [`StakeLedger`] in
+//! [`crate::SchedulerConfig::stake_ledger`], the scheduler reads the
+//! operator's `Node` account before it accepts the registration: the account
+//! must exist, name the manifest's receipt key, and hold at least the declared
+//! stake (lamports staked and not leaving). The tier then comes from the
+//! stake on chain. Without a ledger the declared stake is trusted, which
+//! only suits tests and closed networks; `Scheduler::open` logs a warning.
+//!
+//! The check runs at every registration, and a node registers each time it
+//! starts, so stake withdrawn since is seen at the node's next start. The
+//! withdrawal itself waits out the program's unstake cooldown (7 days by
+//! default), and stake that is leaving stays slashable until then.
+//!
+//! The scheduler knows no Solana client: the binary that starts it passes a
+//! ledger over whatever chain access it has (`kiln scheduler serve --rpc`, or
+//! the devnet's in-process chain).
+
+use std::fmt::Debug;
+
+use kiln_protocol::PublicKey;
+
+/// What registration needs from a node's account on chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeOnChain {
+    /// The key the program takes the node's receipts and acceptances from.
+    pub receipt_key: PublicKey,
+    /// Lamports staked and not leaving.
+    pub stake: u64,
+}
+
+/// Reads a node's account from the settlement program. Calls may block (an
+/// RPC round trip): the scheduler makes them on tokio's blocking pool.
+pub trait StakeLedger: Debug + Send + Sync + 'static {
+    /// `operator`'s node account; `Ok(None)` when the operator has none.
+    ///
+    /// # Errors
+    ///
+    /// The chain could not be read; the message says why.
+    fn node_of(&self, operator: &PublicKey) -> Result<Option<NodeOnChain>, String>;
+}
