@@ -32,10 +32,12 @@ impl<C> std::fmt::Debug for SettlementLedger<C> {
 
 impl<C: Chain + Send + 'static> StakeLedger for SettlementLedger<C> {
     fn node_of(&self, operator: &PublicKey) -> Result<Option<NodeOnChain>, String> {
+        // A read leaves nothing half-done, so a panic elsewhere under the
+        // lock does not make later reads wrong.
         let settlement = self
             .settlement
             .lock()
-            .map_err(|_| "the settlement client's lock is poisoned".to_owned())?;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let address = node_address(&Address::new_from_array(operator.0)).0;
         let node = settlement
             .try_read::<Node>(&address)

@@ -67,9 +67,10 @@ pub enum SchedulerError {
         /// Staked and not leaving, lamports.
         on_chain: u64,
     },
-    /// The settlement program could not be read.
-    #[error("chain unavailable: {0}")]
-    ChainUnavailable(String),
+    /// The settlement program could not be read. The reason is logged, not
+    /// shown: an RPC error names the cluster's URL, which may carry a key.
+    #[error("the settlement program could not be read to check the stake; try again later")]
+    ChainUnavailable,
     /// The node key or wallet is already registered under another node id.
     #[error("{what} is already registered as node {other}")]
     Sybil {

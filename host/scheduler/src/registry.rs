@@ -17,6 +17,7 @@ use crate::config::INITIAL_REPUTATION;
 use crate::error::{Result, SchedulerError};
 use crate::model::{NodeRecord, now_ms};
 use crate::scheduler::{Scheduler, lock};
+use crate::stake::STAKE_READ_TIMEOUT;
 use kiln_scheduler_api::wire::{RegisterNode, Registered};
 
 impl Scheduler {
@@ -27,6 +28,12 @@ impl Scheduler {
             SignedManifest::from_bytes(&bytes).map_err(|e| SchedulerError::Manifest(e.into()))?;
         signed.verify()?;
         let manifest = &signed.manifest;
+        // Cheap before the chain read, and checked again inside the write's
+        // transaction below.
+        let mut conn = self.store().acquire().await?;
+        let stored = self.store().node(&mut conn, &manifest.node_id).await?;
+        drop(conn);
+        refuse_replay(stored.as_ref(), manifest)?;
         let stake = self.checked_stake(manifest, request.stake).await?;
         let tiers = &self.inner.config.stake_tiers;
         let tier = tiers.tier(stake).ok_or(SchedulerError::StakeTooLow {
@@ -49,15 +56,7 @@ impl Scheduler {
         }
         let now = now_ms();
         let existing = store.node(&mut tx, &manifest.node_id).await?;
-        if let Some(existing) = &existing {
-            let registered = existing.manifest.manifest.issued_at;
-            if manifest.issued_at <= registered {
-                return Err(SchedulerError::Replay {
-                    issued_at: manifest.issued_at,
-                    registered,
-                });
-            }
-        }
+        refuse_replay(existing.as_ref(), manifest)?;
         let record = NodeRecord {
             stake,
             tier,
@@ -95,16 +94,24 @@ impl Scheduler {
     /// The stake the node is registered with: the declared one, or with a
     /// ledger what the operator's node account holds, once it is checked
     /// to hold at least the declared stake under the manifest's receipt key.
-    async fn checked_stake(&self, manifest: &CapabilityManifest, declared: u64) -> Result<u64> {
+    /// Also what [`Self::link`] re-checks, with the registered stake.
+    pub(crate) async fn checked_stake(
+        &self,
+        manifest: &CapabilityManifest,
+        declared: u64,
+    ) -> Result<u64> {
         let Some(ledger) = self.inner.config.stake_ledger.clone() else {
             return Ok(declared);
         };
         let operator = manifest.operator;
-        let account = tokio::task::spawn_blocking(move || ledger.node_of(&operator))
-            .await
-            .map_err(|error| SchedulerError::ChainUnavailable(error.to_string()))?
-            .map_err(SchedulerError::ChainUnavailable)?
-            .ok_or(SchedulerError::NotOnChain { operator })?;
+        let read = tokio::task::spawn_blocking(move || ledger.node_of(&operator));
+        let account = match tokio::time::timeout(STAKE_READ_TIMEOUT, read).await {
+            Ok(Ok(Ok(account))) => account,
+            Ok(Ok(Err(reason))) => return Err(chain_unavailable(&operator, &reason)),
+            Ok(Err(join)) => return Err(chain_unavailable(&operator, &join.to_string())),
+            Err(_) => return Err(chain_unavailable(&operator, "the read timed out")),
+        }
+        .ok_or(SchedulerError::NotOnChain { operator })?;
         if account.receipt_key != manifest.receipt_key {
             return Err(SchedulerError::ReceiptKeyMismatch {
                 on_chain: account.receipt_key,
@@ -119,4 +126,26 @@ impl Scheduler {
         }
         Ok(account.stake)
     }
+}
+
+/// Refuses a manifest not issued after the one `stored` for the same node.
+fn refuse_replay(stored: Option<&NodeRecord>, manifest: &CapabilityManifest) -> Result<()> {
+    let Some(stored) = stored else {
+        return Ok(());
+    };
+    let registered = stored.manifest.manifest.issued_at;
+    if manifest.issued_at <= registered {
+        return Err(SchedulerError::Replay {
+            issued_at: manifest.issued_at,
+            registered,
+        });
+    }
+    Ok(())
+}
+
+/// Logs why `operator`'s account could not be read; the client is told only
+/// that it could not (see [`SchedulerError::ChainUnavailable`]).
+fn chain_unavailable(operator: &kiln_protocol::PublicKey, reason: &str) -> SchedulerError {
+    tracing::warn!(operator = %operator, reason, "stake read failed");
+    SchedulerError::ChainUnavailable
 }

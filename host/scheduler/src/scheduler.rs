@@ -239,6 +239,17 @@ impl Scheduler {
             .node(&mut conn, &node)
             .await?
             .ok_or(crate::error::SchedulerError::UnknownNode(node))?;
+        drop(conn);
+        // The stake it registered with must still be on chain (see
+        // `crate::stake`); a chain that cannot be read does not stop links.
+        match self
+            .checked_stake(&record.manifest.manifest, record.stake)
+            .await
+        {
+            Ok(_) | Err(crate::error::SchedulerError::ChainUnavailable) => {}
+            Err(refused) => return Err(refused),
+        }
+        let mut conn = store.acquire().await?;
         let active = store.active_jobs_of(&mut conn, &node).await?;
         drop(conn);
         let now = now_ms();

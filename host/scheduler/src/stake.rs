@@ -9,18 +9,32 @@
 //! stake on chain. Without a ledger the declared stake is trusted, which
 //! only suits tests and closed networks; `Scheduler::open` logs a warning.
 //!
-//! The check runs at every registration, and a node registers each time it
-//! starts, so stake withdrawn since is seen at the node's next start. The
-//! withdrawal itself waits out the program's unstake cooldown (7 days by
-//! default), and stake that is leaving stays slashable until then.
+//! The check runs at every registration (a node registers each time it
+//! starts) and again each time a node links (it relinks after any dropped
+//! connection). At a link, stake on chain below what the node registered
+//! with refuses the link, so the node must register again with what it
+//! holds; a chain that cannot be read lets the link through on the
+//! registered figures, so an RPC outage does not take the network down. A
+//! node that keeps one link up is not re-checked until it drops: taking
+//! stake out waits out the program's unstake cooldown (7 days by default),
+//! and stake that is leaving stays slashable until then.
+//!
+//! A registration's cheap checks (signature, replay) run before the chain
+//! read, and each read is bounded by [`STAKE_READ_TIMEOUT`].
 //!
 //! The scheduler knows no Solana client: the binary that starts it passes a
 //! ledger over whatever chain access it has (`kiln scheduler serve --rpc`, or
 //! the devnet's in-process chain).
 
 use std::fmt::Debug;
+use std::time::Duration;
 
 use kiln_protocol::PublicKey;
+
+/// Longest wait for one node account read. A registration waiting longer is
+/// answered 503 (`chain_unavailable`) rather than held past the node's own
+/// HTTP timeout; the read itself finishes in the background.
+pub const STAKE_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What registration needs from a node's account on chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use kiln_scheduler::config::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_PROPOSAL_TIMEOU
 use kiln_scheduler::policy::{LoadedPolicy, Pins, PolicyConfig, PolicyHost, PolicyKind};
 use kiln_scheduler::server::{serve, shutdown_signal};
 use kiln_scheduler::{Scheduler, SchedulerConfig, StakeLedger, Store};
-use kiln_settlement::{CommitmentConfig, Rpc, Settlement};
+use kiln_settlement::{Chain as _, CommitmentConfig, Rpc, Settlement};
 
 /// `kiln scheduler …`.
 #[derive(Debug, Args)]
@@ -170,6 +170,9 @@ fn stake_ledger(url: &str, commitment: &str) -> Result<Arc<dyn StakeLedger>> {
             format!("unknown commitment `{commitment}` (processed, confirmed, finalized)")
         })?;
     let rpc = Rpc::connect(url, commitment).with_context(|| format!("connecting to {url}"))?;
+    // A cluster without the program would refuse every node as unknown.
+    rpc.check_program()
+        .with_context(|| format!("the settlement program at {url}"))?;
     let settlement = Arc::new(Mutex::new(Settlement::new(rpc)));
     Ok(Arc::new(SettlementLedger::new(settlement)))
 }

@@ -63,7 +63,7 @@ impl From<SchedulerError> for ApiError {
             E::NotOnChain { .. } => (StatusCode::FORBIDDEN, "not_on_chain"),
             E::ReceiptKeyMismatch { .. } => (StatusCode::FORBIDDEN, "receipt_key_mismatch"),
             E::StakeNotOnChain { .. } => (StatusCode::FORBIDDEN, "stake_not_on_chain"),
-            E::ChainUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "chain_unavailable"),
+            E::ChainUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "chain_unavailable"),
             E::Sybil { .. } => (StatusCode::CONFLICT, "sybil"),
             E::Replay { .. } => (StatusCode::CONFLICT, "replayed_registration"),
             E::UnknownJob(_) => (StatusCode::NOT_FOUND, "unknown_job"),

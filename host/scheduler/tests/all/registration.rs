@@ -2,7 +2,12 @@
 
 use kiln_protocol::manifest::ManifestError;
 use kiln_protocol::signing::SignatureError;
-use kiln_scheduler::{Scheduler, SchedulerError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use kiln_protocol::PublicKey;
+use kiln_scheduler::{NodeOnChain, Scheduler, SchedulerConfig, SchedulerError, StakeLedger};
 
 use crate::common::{NodeSpec, SOL, fast_config};
 use crate::on_both_stores;
@@ -141,20 +146,36 @@ on_both_stores!(
 /// (`tests/e2e`) read the real program's accounts.
 #[derive(Debug, Default)]
 struct AccountsOnChain {
-    nodes: std::collections::HashMap<kiln_protocol::PublicKey, kiln_scheduler::NodeOnChain>,
-    unreachable: bool,
+    nodes: Mutex<HashMap<PublicKey, NodeOnChain>>,
+    unreachable: AtomicBool,
 }
 
-impl kiln_scheduler::StakeLedger for AccountsOnChain {
-    fn node_of(
-        &self,
-        operator: &kiln_protocol::PublicKey,
-    ) -> Result<Option<kiln_scheduler::NodeOnChain>, String> {
-        if self.unreachable {
+impl AccountsOnChain {
+    fn set(&self, node: &NodeSpec, receipt_key_of: &NodeSpec, stake: u64) {
+        let account = NodeOnChain {
+            receipt_key: kiln_protocol::signing::public_key(&receipt_key_of.key()),
+            stake,
+        };
+        self.nodes.lock().unwrap().insert(node.operator(), account);
+    }
+}
+
+impl StakeLedger for AccountsOnChain {
+    fn node_of(&self, operator: &PublicKey) -> Result<Option<NodeOnChain>, String> {
+        if self.unreachable.load(Ordering::Relaxed) {
             return Err("connection refused".to_owned());
         }
-        Ok(self.nodes.get(operator).copied())
+        Ok(self.nodes.lock().unwrap().get(operator).copied())
     }
+}
+
+/// A scheduler checking stakes against `chain`.
+async fn with_ledger(store: kiln_scheduler::Store, chain: &Arc<AccountsOnChain>) -> Scheduler {
+    let config = SchedulerConfig {
+        stake_ledger: Some(Arc::clone(chain) as Arc<dyn StakeLedger>),
+        ..fast_config()
+    };
+    Scheduler::open(store, config).await.unwrap()
 }
 
 on_both_stores!(with_a_ledger_the_stake_on_chain_sets_the_tier, |store| {
@@ -163,23 +184,11 @@ on_both_stores!(with_a_ledger_the_stake_on_chain_sets_the_tier, |store| {
     // account at all.
     let [staked, short, rekeyed, absent] =
         ["staked", "short", "rekeyed", "absent"].map(NodeSpec::cpu);
-    let account = |node: &NodeSpec, stake| kiln_scheduler::NodeOnChain {
-        receipt_key: kiln_protocol::signing::public_key(&node.key()),
-        stake,
-    };
-    let mut chain = AccountsOnChain::default();
-    chain
-        .nodes
-        .insert(staked.operator(), account(&staked, 10 * SOL));
-    chain.nodes.insert(short.operator(), account(&short, SOL));
-    chain
-        .nodes
-        .insert(rekeyed.operator(), account(&staked, 10 * SOL));
-    let config = kiln_scheduler::SchedulerConfig {
-        stake_ledger: Some(std::sync::Arc::new(chain)),
-        ..fast_config()
-    };
-    let scheduler = Scheduler::open(store, config).await.unwrap();
+    let chain = Arc::new(AccountsOnChain::default());
+    chain.set(&staked, &staked, 10 * SOL);
+    chain.set(&short, &short, SOL);
+    chain.set(&rekeyed, &staked, 10 * SOL);
+    let scheduler = with_ledger(store, &chain).await;
 
     // Then a node declaring less than it staked gets the tier of its stake on chain.
     let registered = scheduler.register(&staked.register(SOL)).await.unwrap();
@@ -217,22 +226,61 @@ on_both_stores!(with_a_ledger_the_stake_on_chain_sets_the_tier, |store| {
 on_both_stores!(
     with_an_unreachable_ledger_registration_fails_and_stores_nothing,
     |store| {
-        let config = kiln_scheduler::SchedulerConfig {
-            stake_ledger: Some(std::sync::Arc::new(AccountsOnChain {
-                unreachable: true,
-                ..AccountsOnChain::default()
-            })),
-            ..fast_config()
-        };
-        let scheduler = Scheduler::open(store, config).await.unwrap();
+        let chain = Arc::new(AccountsOnChain::default());
+        chain.unreachable.store(true, Ordering::Relaxed);
+        let scheduler = with_ledger(store, &chain).await;
         let error = scheduler
             .register(&NodeSpec::cpu("any").register(SOL))
             .await
             .unwrap_err();
+        assert!(matches!(error, SchedulerError::ChainUnavailable), "{error}");
+        // The client is not told why: an RPC error would name the cluster's URL.
+        assert!(!error.to_string().contains("connection refused"), "{error}");
+        assert!(scheduler.store().nodes().await.unwrap().is_empty());
+    }
+);
+
+on_both_stores!(
+    a_link_is_refused_once_the_registered_stake_has_left_the_chain,
+    |store| {
+        // Given a node registered at tier 1 with 10 SOL on chain,
+        let node = NodeSpec::cpu("leaving");
+        let chain = Arc::new(AccountsOnChain::default());
+        chain.set(&node, &node, 10 * SOL);
+        let scheduler = with_ledger(store, &chain).await;
+        scheduler.register(&node.register(10 * SOL)).await.unwrap();
+        let (sender, _receiver) = tokio::sync::mpsc::channel(16);
+        let first = scheduler
+            .link(node.node_id(), sender.clone())
+            .await
+            .unwrap();
+        scheduler.unlink(&node.node_id(), first);
+
+        // when the chain cannot be read, it still links on its registered figures,
+        chain.unreachable.store(true, Ordering::Relaxed);
+        let second = scheduler
+            .link(node.node_id(), sender.clone())
+            .await
+            .unwrap();
+        scheduler.unlink(&node.node_id(), second);
+        chain.unreachable.store(false, Ordering::Relaxed);
+
+        // but once 9 SOL of it is leaving, its next link is refused,
+        chain.set(&node, &node, SOL);
+        let error = scheduler
+            .link(node.node_id(), sender.clone())
+            .await
+            .unwrap_err();
         assert!(
-            matches!(error, SchedulerError::ChainUnavailable(_)),
+            matches!(error, SchedulerError::StakeNotOnChain { declared, on_chain }
+            if declared == 10 * SOL && on_chain == SOL),
             "{error}"
         );
-        assert!(scheduler.store().nodes().await.unwrap().is_empty());
+        // and registering again with what it holds puts it at tier 0, linked.
+        let mut again = node.clone();
+        again.issued_at += 1;
+        let registered = scheduler.register(&again.register(SOL)).await.unwrap();
+        assert_eq!((registered.tier, registered.max_jobs), (0, 1));
+        scheduler.link(node.node_id(), sender).await.unwrap();
     }
 );
