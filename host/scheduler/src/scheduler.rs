@@ -239,6 +239,7 @@ impl Scheduler {
             .node(&mut conn, &node)
             .await?
             .ok_or(crate::error::SchedulerError::UnknownNode(node))?;
+        let active = store.active_jobs_of(&mut conn, &node).await?;
         drop(conn);
         // The stake it registered with must still be on chain (see
         // `crate::stake`); a chain that cannot be read does not stop links.
@@ -249,9 +250,6 @@ impl Scheduler {
             Ok(_) | Err(crate::error::SchedulerError::ChainUnavailable) => {}
             Err(refused) => return Err(refused),
         }
-        let mut conn = store.acquire().await?;
-        let active = store.active_jobs_of(&mut conn, &node).await?;
-        drop(conn);
         let now = now_ms();
         store.touch_nodes(&[(node, now)]).await?;
         let id = self.inner.next_link.fetch_add(1, Ordering::Relaxed);

@@ -250,27 +250,22 @@ on_both_stores!(
         let scheduler = with_ledger(store, &chain).await;
         scheduler.register(&node.register(10 * SOL)).await.unwrap();
         let (sender, _receiver) = tokio::sync::mpsc::channel(16);
-        let first = scheduler
-            .link(node.node_id(), sender.clone())
-            .await
-            .unwrap();
-        scheduler.unlink(&node.node_id(), first);
+        // Links and drops the link, as a node that reconnects does.
+        let relink = || async {
+            let id = scheduler.link(node.node_id(), sender.clone()).await?;
+            scheduler.unlink(&node.node_id(), id);
+            Ok::<_, SchedulerError>(())
+        };
+        relink().await.unwrap();
 
         // when the chain cannot be read, it still links on its registered figures,
         chain.unreachable.store(true, Ordering::Relaxed);
-        let second = scheduler
-            .link(node.node_id(), sender.clone())
-            .await
-            .unwrap();
-        scheduler.unlink(&node.node_id(), second);
+        relink().await.unwrap();
         chain.unreachable.store(false, Ordering::Relaxed);
 
         // but once 9 SOL of it is leaving, its next link is refused,
         chain.set(&node, &node, SOL);
-        let error = scheduler
-            .link(node.node_id(), sender.clone())
-            .await
-            .unwrap_err();
+        let error = relink().await.unwrap_err();
         assert!(
             matches!(error, SchedulerError::StakeNotOnChain { declared, on_chain }
             if declared == 10 * SOL && on_chain == SOL),
@@ -281,6 +276,6 @@ on_both_stores!(
         again.issued_at += 1;
         let registered = scheduler.register(&again.register(SOL)).await.unwrap();
         assert_eq!((registered.tier, registered.max_jobs), (0, 1));
-        scheduler.link(node.node_id(), sender).await.unwrap();
+        relink().await.unwrap();
     }
 );
