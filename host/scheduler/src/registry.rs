@@ -3,13 +3,14 @@
 //!
 //! Checks, in order, each with its own error: the manifest decodes and keeps
 //! every rule of `kiln-protocol`; its signature verifies under its own
-//! receipt key; with a stake ledger, the operator's node account on chain
-//! names that receipt key and holds the declared stake ([`crate::stake`]);
-//! the stake reaches a tier; no other node id holds the same
-//! receipt key or operator wallet (sybil pre-screen); a re-registration of
-//! the same node carries a manifest issued strictly later than the stored one
-//! (a replayed registration changes nothing). The check of other nodes and
-//! the write happen in one transaction.
+//! receipt key; a re-registration of the same node carries a manifest issued
+//! strictly later than the stored one (a replayed registration changes
+//! nothing); with a stake ledger, the operator's node account on chain names
+//! that receipt key and holds the declared stake ([`crate::stake`]); the
+//! stake reaches a tier; no other node id holds the same receipt key or
+//! operator wallet (sybil pre-screen). The replay check runs before the chain
+//! read, which is the costly one, and again with the check of other nodes and
+//! the write, in one transaction.
 
 use kiln_protocol::manifest::{CapabilityManifest, SignedManifest};
 

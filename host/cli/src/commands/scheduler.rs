@@ -14,7 +14,7 @@ use kiln_scheduler::config::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_PROPOSAL_TIMEOU
 use kiln_scheduler::policy::{LoadedPolicy, Pins, PolicyConfig, PolicyHost, PolicyKind};
 use kiln_scheduler::server::{serve, shutdown_signal};
 use kiln_scheduler::{Scheduler, SchedulerConfig, StakeLedger, Store};
-use kiln_settlement::{Chain as _, CommitmentConfig, Rpc, Settlement};
+use kiln_settlement::{Chain as _, Rpc, Settlement};
 
 /// `kiln scheduler …`.
 #[derive(Debug, Args)]
@@ -163,12 +163,7 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
 
 /// Reads node accounts from the cluster at `url`.
 fn stake_ledger(url: &str, commitment: &str) -> Result<Arc<dyn StakeLedger>> {
-    let commitment = commitment
-        .parse::<CommitmentConfig>()
-        .ok()
-        .with_context(|| {
-            format!("unknown commitment `{commitment}` (processed, confirmed, finalized)")
-        })?;
+    let commitment = super::chain::parse_commitment(commitment)?;
     let rpc = Rpc::connect(url, commitment).with_context(|| format!("connecting to {url}"))?;
     // A cluster without the program would refuse every node as unknown.
     rpc.check_program()

@@ -228,21 +228,19 @@ fn advance_clock(backend: &Backend, json: bool, seconds: u32) -> Result<ExitCode
     }))
 }
 
+/// `processed`, `confirmed` or `finalized`, as `--commitment` takes it.
+pub(crate) fn parse_commitment(commitment: &str) -> Result<CommitmentConfig> {
+    commitment
+        .parse::<CommitmentConfig>()
+        .ok()
+        .with_context(|| {
+            format!("unknown commitment `{commitment}` (processed, confirmed, finalized)")
+        })
+}
+
 fn connect(backend: &Backend) -> Result<Client> {
     let chain: Box<dyn Chain> = match (&backend.rpc, &backend.embedded) {
-        (Some(url), None) => {
-            let commitment = backend
-                .commitment
-                .parse::<CommitmentConfig>()
-                .ok()
-                .with_context(|| {
-                    format!(
-                        "unknown commitment `{}` (processed, confirmed, finalized)",
-                        backend.commitment
-                    )
-                })?;
-            Box::new(Rpc::connect(url, commitment)?)
-        }
+        (Some(url), None) => Box::new(Rpc::connect(url, parse_commitment(&backend.commitment)?)?),
         (None, Some(state)) => {
             let elf = Embedded::elf_path(backend.elf.as_deref())?;
             Box::new(Embedded::open(&elf, Some(state))?)
