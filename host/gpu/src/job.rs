@@ -75,6 +75,7 @@ impl GpuJob {
                 .next_job
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         );
+        let deadline = std::time::Instant::now() + wall_clock;
         let memory = Arc::new(MemoryAccount {
             cap: gpu_memory_bytes,
             used: Default::default(),
@@ -88,11 +89,11 @@ impl GpuJob {
             memory: memory.clone(),
             scopes: ScopeStack::default(),
             timing: None,
-            cuda: crate::cuda::CudaJob::new(memory, meter.clone()),
+            cuda: crate::cuda::CudaJob::new(memory, meter.clone(), deadline),
             meter,
             last_submission: None,
             unsubmitted_writes: false,
-            deadline: std::time::Instant::now() + wall_clock,
+            deadline,
         }
     }
 

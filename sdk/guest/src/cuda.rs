@@ -82,14 +82,17 @@ impl Context {
         self.0.alloc(len).map(DeviceBuffer)
     }
 
-    /// Waits for all launched work.
+    /// Waits for all launched work (never past the job's deadline).
     pub fn synchronize(&self) -> Result<(), Error> {
         self.0.synchronize()
     }
 }
 
 impl Module {
-    /// Queues kernel `name` with `config` and `args`.
+    /// Runs kernel `name` with `config` and `args`, and returns when it has
+    /// finished. `args` must match the kernel's parameters in number and in
+    /// each one's size (a buffer is an 8-byte pointer), or the launch
+    /// returns `invalid-argument` naming the first that differs.
     pub fn launch(&self, name: &str, config: LaunchConfig, args: &[Arg<'_>]) -> Result<(), Error> {
         let args: Vec<raw::KernelArg<'_>> = args
             .iter()

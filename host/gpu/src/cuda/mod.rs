@@ -8,23 +8,35 @@
 //!
 //! Per job: buffers are zeroed when allocated and charged to the same GPU
 //! memory account as the job's WebGPU buffers; every offset and length is
-//! checked against its buffer; kernel time is measured with CUDA events
-//! around each launch and billed as device time.
+//! checked against its buffer; every launch is checked against the kernel's
+//! parameters as the PTX declares them ([`ptx`]), since the driver would
+//! read as many bytes as the kernel declares whatever the guest passed;
+//! kernel time is measured with CUDA events around each launch and billed
+//! as device time; no wait for the device lasts past the job's deadline
+//! ([`wait`]).
 //!
-//! A limit stated plainly: jobs share the device's primary context, so a
+//! Limits stated plainly: jobs share the device's primary context, so a
 //! malicious kernel could read or write another job's device memory on the
-//! same GPU. Until Kiln gives each job its own context (or MIG slice), a node
-//! should run one CUDA job per device at a time.
+//! same GPU, and a kernel that faults (an illegal address) leaves the
+//! context unusable for every later job in the process. Until Kiln gives
+//! each job its own context (or MIG slice), a node should run one CUDA job
+//! per device at a time.
 
 pub(crate) mod link;
+mod ptx;
+mod wait;
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
-use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, PushKernelArg as _};
+use cudarc::driver::{
+    CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, PushKernelArg as _,
+};
 use kiln_runtime::{GpuClock, JobMeter};
 
 use crate::bindings::cuda::{CudaError, KernelArg, LaunchConfig};
-use crate::limits::{MAX_CUDA_COPY_BYTES, MAX_CUDA_KERNEL_ARGS};
+use crate::limits::{MAX_CUDA_COPY_BYTES, MAX_CUDA_KERNEL_ARGS, MAX_PTX_BYTES};
+use crate::webgpu::link::blocking;
 use crate::webgpu::objects::{Charge, MemoryAccount};
 
 /// True when the CUDA driver library can be loaded on this machine.
@@ -56,6 +68,8 @@ pub struct Context {
 /// `module`: a loaded PTX module.
 pub struct Module {
     module: Arc<cudarc::driver::CudaModule>,
+    /// Its kernels' parameters, read from the PTX.
+    kernels: ptx::Kernels,
     stream: Arc<CudaStream>,
 }
 
@@ -66,15 +80,40 @@ pub struct DeviceBuffer {
     _charge: Charge,
 }
 
-/// A job's CUDA state: its memory account and meter.
+/// A job's CUDA state: its memory account, meter and deadline.
 pub(crate) struct CudaJob {
     memory: Arc<MemoryAccount>,
     meter: JobMeter,
+    /// No wait for the device lasts past this.
+    deadline: Instant,
 }
 
 impl CudaJob {
-    pub(crate) fn new(memory: Arc<MemoryAccount>, meter: JobMeter) -> Self {
-        Self { memory, meter }
+    pub(crate) fn new(memory: Arc<MemoryAccount>, meter: JobMeter, deadline: Instant) -> Self {
+        Self {
+            memory,
+            meter,
+            deadline,
+        }
+    }
+
+    /// Waits, within the job's deadline, until `event`'s work is done.
+    fn wait_for(&self, event: &CudaEvent) -> Result<(), CudaError> {
+        let done = blocking(|| wait::until(self.deadline, || event.try_is_complete()))
+            .map_err(launch_failed)?;
+        if done {
+            Ok(())
+        } else {
+            Err(CudaError::LaunchFailed(
+                "the job's deadline passed before the device finished its work".into(),
+            ))
+        }
+    }
+
+    /// Waits, within the job's deadline, for everything queued on `stream`.
+    fn wait_for_stream(&self, stream: &CudaStream) -> Result<(), CudaError> {
+        let queued = stream.record_event(None).map_err(launch_failed)?;
+        self.wait_for(&queued)
     }
 
     /// `context.open`.
@@ -97,13 +136,24 @@ impl CudaJob {
         context.ctx.name().map_err(launch_failed)
     }
 
+    /// `load-ptx`: the kernels' headers are read (and the module refused if
+    /// they cannot be) before the driver compiles it.
     pub(crate) fn load_ptx(&self, context: &Context, ptx: String) -> Result<Module, CudaError> {
+        if ptx.len() > MAX_PTX_BYTES {
+            return Err(CudaError::InvalidModule(format!(
+                "{} bytes of PTX; at most {MAX_PTX_BYTES}",
+                ptx.len()
+            )));
+        }
+        let kernels =
+            ptx::Kernels::read(&ptx).map_err(|e| CudaError::InvalidModule(e.to_string()))?;
         let module = context
             .ctx
             .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
             .map_err(|e| CudaError::InvalidModule(e.to_string()))?;
         Ok(Module {
             module,
+            kernels,
             stream: context.stream.clone(),
         })
     }
@@ -126,11 +176,16 @@ impl CudaJob {
         })
     }
 
+    /// `synchronize`: waits within the deadline, then lets the driver report
+    /// any error from the work.
     pub(crate) fn synchronize(&self, context: &Context) -> Result<(), CudaError> {
+        self.wait_for_stream(&context.stream)?;
         context.stream.synchronize().map_err(launch_failed)
     }
 
-    /// `launch`: arguments checked, kernel timed with events.
+    /// `launch`: arguments checked against the kernel's parameters, the
+    /// kernel timed with events; returns when the kernel has finished, so its
+    /// device time is in the job's usage at once.
     pub(crate) fn launch(
         &self,
         module: &Module,
@@ -150,6 +205,8 @@ impl CudaJob {
                 "grid and block dimensions must be at least 1".into(),
             ));
         }
+        let values: Vec<KernelArgValue> = args.iter().map(|(value, _)| *value).collect();
+        module.kernels.check_launch(name, &values)?;
         let function: CudaFunction = module
             .module
             .load_function(name)
@@ -186,7 +243,7 @@ impl CudaJob {
         // for what isolation this does and does not give).
         unsafe { builder.launch(cfg) }.map_err(launch_failed)?;
         let end = stream.record_event(timing).map_err(launch_failed)?;
-        end.synchronize().map_err(launch_failed)?;
+        self.wait_for(&end)?;
         let ms = start.elapsed_ms(&end).map_err(launch_failed)?;
         #[expect(
             clippy::cast_possible_truncation,
@@ -205,6 +262,8 @@ impl CudaJob {
         data: &[u8],
     ) -> Result<(), CudaError> {
         let (start, end) = range(offset, data.len() as u64, buffer.slice.len())?;
+        // A copy from pageable memory may wait for the kernels before it.
+        self.wait_for_stream(&buffer.stream)?;
         let mut view = buffer.slice.slice_mut(start..end);
         buffer
             .stream
@@ -219,6 +278,7 @@ impl CudaJob {
         len: u64,
     ) -> Result<Vec<u8>, CudaError> {
         let (start, end) = range(offset, len, buffer.slice.len())?;
+        self.wait_for_stream(&buffer.stream)?;
         let view = buffer.slice.slice(start..end);
         buffer.stream.clone_dtoh(&view).map_err(launch_failed)
     }
@@ -243,6 +303,28 @@ pub(crate) enum KernelArgValue {
 }
 
 impl KernelArgValue {
+    /// How many bytes the driver copies for it: a buffer is its 64-bit
+    /// device pointer.
+    pub(crate) fn size(self) -> u32 {
+        match self {
+            Self::U32(_) | Self::I32(_) | Self::F32(_) => 4,
+            Self::Buffer | Self::U64(_) | Self::I64(_) | Self::F64(_) => 8,
+        }
+    }
+
+    /// Its `kernel-arg` case, for messages.
+    pub(crate) fn kind(self) -> &'static str {
+        match self {
+            Self::Buffer => "buffer",
+            Self::U32(_) => "u32",
+            Self::I32(_) => "i32",
+            Self::U64(_) => "u64",
+            Self::I64(_) => "i64",
+            Self::F32(_) => "f32",
+            Self::F64(_) => "f64",
+        }
+    }
+
     pub(crate) fn of(arg: &KernelArg) -> Self {
         match arg {
             KernelArg::Buffer(_) => Self::Buffer,

@@ -1,0 +1,155 @@
+//! The PTX header reader against the example's module, an nvcc-style module
+//! (both assemble with `ptxas`), and hostile or malformed modules.
+
+use super::{Kernels, PtxError};
+use crate::bindings::cuda::CudaError;
+use crate::cuda::KernelArgValue::{self, Buffer, F32, F64, I32, U32, U64};
+
+const VECADD: &str = include_str!("../../../../../sdk/examples/vecadd-cuda/src/vecadd.ptx");
+const NVCC_STYLE: &str = include_str!("nvcc_style.ptx");
+
+fn kernels(ptx: &str) -> Kernels {
+    Kernels::read(ptx).unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn params(kernels: &Kernels, name: &str) -> Vec<u32> {
+    kernels
+        .0
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no kernel {name}"))
+}
+
+#[test]
+fn the_examples_kernel_takes_three_pointers_and_a_u32() {
+    let kernels = kernels(VECADD);
+    assert_eq!(kernels.0.len(), 1);
+    assert_eq!(params(&kernels, "vecadd"), [8, 8, 8, 4]);
+    kernels
+        .check_launch("vecadd", &[Buffer, Buffer, Buffer, U32(1)])
+        .unwrap();
+}
+
+#[test]
+fn nvcc_style_headers_are_read_and_device_functions_are_not_kernels() {
+    let kernels = kernels(NVCC_STYLE);
+    assert_eq!(params(&kernels, "_Z5scalePfjf"), [8, 4, 4]);
+    assert_eq!(params(&kernels, "_Z4tilePd6Window"), [8, 16]);
+    assert_eq!(params(&kernels, "noop"), Vec::<u32>::new());
+    assert_eq!(params(&kernels, "bare"), Vec::<u32>::new());
+    assert_eq!(params(&kernels, "lanes"), [8]);
+    assert_eq!(kernels.0.len(), 5, "{kernels:?}");
+    assert!(matches!(
+        kernels.check_launch("twice", &[U32(1)]),
+        Err(CudaError::NoSuchKernel(_))
+    ));
+    kernels
+        .check_launch("_Z5scalePfjf", &[Buffer, I32(-1), F32(2.0)])
+        .unwrap();
+    kernels.check_launch("noop", &[]).unwrap();
+}
+
+fn refused(kernels: &Kernels, name: &str, args: &[KernelArgValue]) -> String {
+    match kernels.check_launch(name, args) {
+        Err(CudaError::InvalidArgument(why)) => why,
+        other => panic!("expected invalid-argument, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_launch_with_too_few_or_too_many_values_is_refused() {
+    let kernels = kernels(VECADD);
+    let why = refused(&kernels, "vecadd", &[Buffer, Buffer, Buffer]);
+    assert_eq!(
+        why,
+        "kernel `vecadd` takes 4 parameters (8 bytes, 8 bytes, 8 bytes, 4 bytes), the launch passes 3"
+    );
+    refused(
+        &kernels,
+        "vecadd",
+        &[Buffer, Buffer, Buffer, U32(1), U32(2)],
+    );
+    refused(&kernels, "vecadd", &[]);
+}
+
+#[test]
+fn a_value_of_the_wrong_size_is_refused() {
+    let kernels = kernels(VECADD);
+    let why = refused(&kernels, "vecadd", &[Buffer, Buffer, Buffer, U64(1)]);
+    assert_eq!(
+        why,
+        "parameter 3 of `vecadd` is 4 bytes, the launch passes a u64 (8 bytes)"
+    );
+    // A 4-byte value where the kernel reads an 8-byte pointer.
+    refused(&kernels, "vecadd", &[Buffer, U32(0), Buffer, U32(1)]);
+    // No value is 16 bytes, so a by-value struct cannot be passed.
+    let kernels = self::kernels(NVCC_STYLE);
+    refused(&kernels, "_Z4tilePd6Window", &[Buffer, F64(0.0)]);
+}
+
+#[test]
+fn an_unknown_kernel_is_refused_before_the_driver_sees_its_name() {
+    let kernels = kernels(VECADD);
+    for name in ["vecad", "vecadd\0", "", "VECADD"] {
+        assert!(
+            matches!(
+                kernels.check_launch(name, &[Buffer, Buffer, Buffer, U32(1)]),
+                Err(CudaError::NoSuchKernel(_))
+            ),
+            "{name:?}"
+        );
+    }
+}
+
+#[test]
+fn modules_the_reader_cannot_vouch_for_are_refused() {
+    let hidden = "#define P .param .u64 b,\n.visible .entry k(.param .u32 a) { ret; }";
+    assert_eq!(Kernels::read(hidden), Err(PtxError::Preprocessor));
+    assert_eq!(
+        Kernels::read("  #include \"x.ptx\""),
+        Err(PtxError::Preprocessor)
+    );
+    assert_eq!(Kernels::read(".entry k()\0{}"), Err(PtxError::Nul));
+    assert_eq!(
+        Kernels::read(".entry k() /* {}"),
+        Err(PtxError::UnclosedComment)
+    );
+    assert_eq!(
+        Kernels::read(".file 1 \"a.cu"),
+        Err(PtxError::UnclosedString)
+    );
+    let twice = ".entry k() { ret; }\n.entry k(.param .u32 a) { ret; }";
+    assert_eq!(Kernels::read(twice), Err(PtxError::Duplicate("k".into())));
+    for header in [
+        ".entry (.param .u32 a) {}",
+        ".entry k(.param .u32) {}",
+        ".entry k(.param a) {}",
+        ".entry k(.reg .u32 a) {}",
+        ".entry k(.param .u32 .u64 a) {}",
+        ".entry k(.param .texref t) {}",
+        ".entry k(.param .u32 a[]) {}",
+        ".entry k(.param .u32 a[4) {}",
+        ".entry k(.param .u32 a[99999999999]) {}",
+        ".entry k(.param .u64 a[0xffffffff]) {}",
+        ".entry k(.param .align .b8 a[4]) {}",
+        ".entry k(.param .u32 a .param .u32 b) {}",
+        ".entry k(.param .u32 a",
+    ] {
+        assert!(
+            matches!(Kernels::read(header), Err(PtxError::Header { .. })),
+            "{header}: {:?}",
+            Kernels::read(header)
+        );
+    }
+}
+
+#[test]
+fn comments_and_strings_do_not_hide_or_invent_kernels() {
+    let ptx = "// .entry fake(.param .u32 a)\n\
+               /* .entry fake2(\n .param .u32 a) */\n\
+               .file 1 \"src/.entry fake3(.param .u32 a).cu\"\n\
+               .visible/* between */.entry/**/real(// trailing\n.param .u32 a)\n{ ret; }";
+    let kernels = kernels(ptx);
+    assert_eq!(kernels.0.len(), 1, "{kernels:?}");
+    assert_eq!(params(&kernels, "real"), [4]);
+}
