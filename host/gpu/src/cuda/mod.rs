@@ -147,9 +147,9 @@ impl CudaJob {
         }
         let kernels =
             ptx::Kernels::read(&ptx).map_err(|e| CudaError::InvalidModule(e.to_string()))?;
-        let module = context
-            .ctx
-            .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+        // The driver compiles the PTX here, for as long as it takes (see the
+        // crate README); the executor's other tasks go on meanwhile.
+        let module = blocking(|| context.ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx)))
             .map_err(|e| CudaError::InvalidModule(e.to_string()))?;
         Ok(Module {
             module,
@@ -211,6 +211,18 @@ impl CudaJob {
             .module
             .load_function(name)
             .map_err(|e| CudaError::NoSuchKernel(format!("{name}: {e}")))?;
+        let declared = module.kernels.params(name).unwrap_or_default();
+        if let Some(compiled) = driver_param_sizes(&function, declared.len())
+            && compiled
+                .iter()
+                .copied()
+                .ne(declared.iter().map(|&size| size as usize))
+        {
+            return Err(CudaError::InvalidModule(format!(
+                "kernel `{name}`: the driver compiled parameters of {compiled:?} bytes, \
+                 the PTX header declares {declared:?}"
+            )));
+        }
         let stream = &module.stream;
         let mut builder = stream.launch_builder(&function);
         for (value, buffer) in args {
@@ -234,6 +246,7 @@ impl CudaJob {
             block_dim: (config.block.x, config.block.y, config.block.z),
             shared_mem_bytes: config.shared_mem_bytes,
         };
+        let launched = Instant::now();
         #[allow(unsafe_code, reason = "launching a kernel is unsafe in cudarc")]
         // SAFETY: the argument list holds exactly the values and device
         // buffers the guest named, each alive for the launch; device
@@ -243,7 +256,13 @@ impl CudaJob {
         // for what isolation this does and does not give).
         unsafe { builder.launch(cfg) }.map_err(launch_failed)?;
         let end = stream.record_event(timing).map_err(launch_failed)?;
-        self.wait_for(&end)?;
+        if let Err(error) = self.wait_for(&end) {
+            // Past the deadline, or a fault: the end event has no time, so
+            // the time the host saw is billed, marked as host-timed.
+            let ns = u64::try_from(launched.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.meter.record_gpu_time(ns, GpuClock::Host);
+            return Err(error);
+        }
         let ms = start.elapsed_ms(&end).map_err(launch_failed)?;
         #[expect(
             clippy::cast_possible_truncation,
@@ -282,6 +301,57 @@ impl CudaJob {
         let view = buffer.slice.slice(start..end);
         buffer.stream.clone_dtoh(&view).map_err(launch_failed)
     }
+}
+
+/// The CUDA driver's version, as `cuDriverGetVersion` gives it (12040 for
+/// 12.4), or `None` where it cannot say.
+fn driver_version() -> Option<i32> {
+    static VERSION: OnceLock<Option<i32>> = OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let mut version = 0;
+        #[allow(unsafe_code, reason = "a raw driver call")]
+        // SAFETY: called only once `driver_present` loaded the library (a
+        // context is open), with a pointer to a local the call writes.
+        let result = unsafe { cudarc::driver::sys::cuDriverGetVersion(&raw mut version) };
+        (result == cudarc::driver::sys::CUresult::CUDA_SUCCESS).then_some(version)
+    })
+}
+
+/// The first CUDA version whose driver has `cuFuncGetParamInfo`. cudarc's
+/// loader panics on a function the library lacks, so older drivers are
+/// never asked.
+const PARAM_INFO_SINCE: i32 = 12040;
+
+/// The parameter sizes the driver compiled `function` with, where the
+/// driver can say (CUDA 12.4 and later): a second opinion on the PTX header
+/// reader's, from the compiler the launch will trust. Reads at most one past
+/// `expected` parameters, enough to see a difference.
+fn driver_param_sizes(function: &CudaFunction, expected: usize) -> Option<Vec<usize>> {
+    if driver_version()? < PARAM_INFO_SINCE {
+        return None;
+    }
+    let mut sizes = Vec::with_capacity(expected);
+    while sizes.len() <= expected {
+        let (mut offset, mut size) = (0usize, 0usize);
+        #[allow(unsafe_code, reason = "a raw driver call")]
+        // SAFETY: `function` is alive (it holds its module); the call writes
+        // the two locals, or returns an error for an index past the last
+        // parameter.
+        let result = unsafe {
+            cudarc::driver::sys::cuFuncGetParamInfo(
+                function.cu_function(),
+                sizes.len(),
+                &raw mut offset,
+                &raw mut size,
+            )
+        };
+        match result {
+            cudarc::driver::sys::CUresult::CUDA_SUCCESS => sizes.push(size),
+            cudarc::driver::sys::CUresult::CUDA_ERROR_INVALID_VALUE => return Some(sizes),
+            _ => return None,
+        }
+    }
+    Some(sizes)
 }
 
 impl DeviceBuffer {

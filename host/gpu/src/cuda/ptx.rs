@@ -12,12 +12,17 @@
 //! it before calling the driver.
 //!
 //! The reader lexes the whole module, with comments and strings removed, and
-//! parses only the `.entry` headers. A module whose headers it cannot read is
-//! refused, and so is any preprocessor directive: a `#define` could hide a
-//! parameter from this reader but not from the driver's compiler. nvcc's
-//! output has none. Only sizes are checked, not types: nvcc declares `int`
-//! and `unsigned` parameters alike as `.u32`, and to the driver a parameter
-//! is its bytes.
+//! parses only the `.entry` headers. It is stricter than ptxas wherever the
+//! two could otherwise disagree on where a header starts or ends: a module
+//! is refused if a header cannot be read, if a name is followed by anything
+//! but a parameter list, a body or a performance directive, if a string
+//! holds a backslash or runs past its line, if any byte outside comments
+//! and strings is not PTX text, and if it has a preprocessor directive
+//! (ptxas has no preprocessor, but a `#define` could hide a parameter from
+//! this reader). nvcc's output passes. Only sizes are checked, not types:
+//! nvcc declares `int` and `unsigned` parameters alike as `.u32`, and to the
+//! driver a parameter is its bytes. Where the driver can say (CUDA 12.4 and
+//! later), `launch` also compares these sizes with the driver's own.
 
 use std::collections::HashMap;
 
@@ -30,15 +35,27 @@ pub(crate) enum PtxError {
     /// A NUL byte: the driver reads PTX as a C string.
     #[error("the PTX contains a NUL byte")]
     Nul,
-    /// A `#` directive, which the driver's compiler expands and this reader does not.
+    /// A `#` directive. ptxas has no preprocessor; other PTX compilers do,
+    /// and a `#define` could hide a parameter from this reader.
     #[error("preprocessor directives (`#`) are not accepted; pass preprocessed PTX")]
     Preprocessor,
+    /// A byte PTX does not use outside comments and strings (anything but
+    /// printable ASCII, tab, line feed, carriage return and form feed).
+    #[error("byte {offset}: {byte:#04x} is not PTX text")]
+    Character {
+        /// Where, in bytes from the start.
+        offset: usize,
+        /// The first byte of the character.
+        byte: u8,
+    },
     /// A `/*` comment that never closes.
     #[error("a /* comment is not closed")]
     UnclosedComment,
-    /// A string that never closes.
-    #[error("a string is not closed")]
-    UnclosedString,
+    /// A string that does not close on its line, or holds a backslash.
+    /// Compilers disagree on escapes and on strings across lines; a string
+    /// this reader ended in the wrong place would hide the text after it.
+    #[error("a string must close on its line and hold no backslash")]
+    String,
     /// An `.entry` header this reader cannot read.
     #[error("kernel header {entry}: {why}")]
     Header {
@@ -63,21 +80,26 @@ impl Kernels {
         if ptx.contains('\0') {
             return Err(PtxError::Nul);
         }
-        let tokens = lex(ptx)?;
+        let mut tokens = Tokens {
+            lexer: Lexer { ptx, at: 0 },
+            peeked: None,
+        };
         let mut kernels = HashMap::new();
-        let mut at = 0;
-        while let Some(token) = tokens.get(at) {
-            at += 1;
-            if *token != Token::Directive("entry") {
+        while let Some(token) = tokens.next()? {
+            if token != Token::Directive("entry") {
                 continue;
             }
-            let (name, params, next) = entry(&tokens, at)?;
+            let (name, params) = entry(&mut tokens)?;
             if kernels.insert(name.to_owned(), params).is_some() {
                 return Err(PtxError::Duplicate(name.to_owned()));
             }
-            at = next;
         }
         Ok(Self(kernels))
+    }
+
+    /// The parameter sizes of kernel `name`, if the module declares it.
+    pub(crate) fn params(&self, name: &str) -> Option<&[u32]> {
+        self.0.get(name).map(Vec::as_slice)
     }
 
     /// Checks a launch of `name` with `args` against the kernel's declared
@@ -136,47 +158,87 @@ fn ident_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$'
 }
 
-/// Splits `ptx` into tokens, dropping comments, strings and white space.
-fn lex(ptx: &str) -> Result<Vec<Token<'_>>, PtxError> {
-    let bytes = ptx.as_bytes();
-    let mut tokens = Vec::new();
-    let mut at = 0;
-    while let Some(&c) = bytes.get(at) {
-        let rest = &bytes[at..];
-        if c.is_ascii_whitespace() {
-            at += 1;
-        } else if rest.starts_with(b"//") {
-            at += rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        } else if rest.starts_with(b"/*") {
-            let close = ptx[at + 2..].find("*/").ok_or(PtxError::UnclosedComment)?;
-            at += 2 + close + 2;
-        } else if c == b'"' {
-            at += 1 + closing_quote(&bytes[at + 1..]).ok_or(PtxError::UnclosedString)? + 1;
-        } else if c == b'#' {
-            return Err(PtxError::Preprocessor);
-        } else if c == b'.'
-            && rest
-                .get(1)
-                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
-        {
-            let end = at + 1 + run(&rest[1..], ident_char);
-            tokens.push(Token::Directive(&ptx[at + 1..end]));
-            at = end;
-        } else if c.is_ascii_digit() {
-            let end = at + run(rest, |b| ident_char(b) || b == b'.');
-            tokens.push(Token::Number(&ptx[at..end]));
-            at = end;
-        } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c == b'%' {
-            let end = at + 1 + run(&rest[1..], ident_char);
-            tokens.push(Token::Ident(&ptx[at..end]));
-            at = end;
-        } else {
-            let ch = ptx[at..].chars().next().unwrap_or('\u{fffd}');
-            tokens.push(Token::Punct(ch));
-            at += ch.len_utf8();
+/// Splits PTX into tokens one at a time, dropping comments, strings and
+/// white space, so reading a module holds no more than one header's tokens.
+struct Lexer<'a> {
+    ptx: &'a str,
+    at: usize,
+}
+
+impl<'a> Lexer<'a> {
+    fn token(&mut self) -> Result<Option<Token<'a>>, PtxError> {
+        let ptx = self.ptx;
+        let bytes = ptx.as_bytes();
+        while let Some(&c) = bytes.get(self.at) {
+            let at = self.at;
+            let rest = &bytes[at..];
+            let (token, len) = if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0c) {
+                (None, 1)
+            } else if rest.starts_with(b"//") {
+                (None, run(rest, |b| b != b'\n'))
+            } else if rest.starts_with(b"/*") {
+                let close = ptx[at + 2..].find("*/").ok_or(PtxError::UnclosedComment)?;
+                (None, 2 + close + 2)
+            } else if c == b'"' {
+                let body = run(&rest[1..], |b| !matches!(b, b'"' | b'\\' | b'\n'));
+                if rest.get(1 + body) != Some(&b'"') {
+                    return Err(PtxError::String);
+                }
+                (None, 1 + body + 1)
+            } else if c == b'#' {
+                return Err(PtxError::Preprocessor);
+            } else if c == b'.'
+                && rest
+                    .get(1)
+                    .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            {
+                let len = 1 + run(&rest[1..], ident_char);
+                (Some(Token::Directive(&ptx[at + 1..at + len])), len)
+            } else if c.is_ascii_digit() {
+                let len = run(rest, |b| ident_char(b) || b == b'.');
+                (Some(Token::Number(&ptx[at..at + len])), len)
+            } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c == b'%' {
+                let len = 1 + run(&rest[1..], ident_char);
+                (Some(Token::Ident(&ptx[at..at + len])), len)
+            } else if c.is_ascii_graphic() {
+                (Some(Token::Punct(char::from(c))), 1)
+            } else {
+                return Err(PtxError::Character {
+                    offset: at,
+                    byte: c,
+                });
+            };
+            self.at += len;
+            if token.is_some() {
+                return Ok(token);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The lexer with one token of look-ahead.
+struct Tokens<'a> {
+    lexer: Lexer<'a>,
+    peeked: Option<Option<Token<'a>>>,
+}
+
+impl<'a> Tokens<'a> {
+    fn next(&mut self) -> Result<Option<Token<'a>>, PtxError> {
+        match self.peeked.take() {
+            Some(token) => Ok(token),
+            None => self.lexer.token(),
         }
     }
-    Ok(tokens)
+
+    fn peek(&mut self) -> Result<Option<Token<'a>>, PtxError> {
+        let token = match self.peeked {
+            Some(token) => token,
+            None => self.lexer.token()?,
+        };
+        self.peeked = Some(token);
+        Ok(token)
+    }
 }
 
 /// How many leading bytes of `bytes` satisfy `keep`.
@@ -184,98 +246,115 @@ fn run(bytes: &[u8], keep: impl Fn(u8) -> bool) -> usize {
     bytes.iter().position(|&b| !keep(b)).unwrap_or(bytes.len())
 }
 
-/// The index of the `"` that closes a string starting just before `bytes`.
-fn closing_quote(bytes: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    while let Some(&b) = bytes.get(at) {
-        match b {
-            b'\\' => at += 2,
-            b'"' => return Some(at),
-            b'\n' => return None,
-            _ => at += 1,
-        }
+/// What may follow a kernel's name when it has no parameter list: its body,
+/// the end of a declaration, or a performance directive. Anything else is
+/// refused rather than read as "no parameters".
+const AFTER_A_BARE_NAME: [&str; 11] = [
+    "maxntid",
+    "reqntid",
+    "minnctapersm",
+    "maxnctapersm",
+    "maxnreg",
+    "pragma",
+    "noreturn",
+    "reqnctapercluster",
+    "explicitcluster",
+    "maxclusterrank",
+    "blocksareclusters",
+];
+
+fn header_error(entry: &str, why: impl Into<String>) -> PtxError {
+    PtxError::Header {
+        entry: entry.to_owned(),
+        why: why.into(),
     }
-    None
 }
 
-/// Reads an `.entry` header starting at `at` (just past `.entry`): the
-/// kernel's name, its parameter sizes, and where the header ends.
-fn entry<'a>(tokens: &[Token<'a>], mut at: usize) -> Result<(&'a str, Vec<u32>, usize), PtxError> {
-    let bad = |entry: &str, why: &str| PtxError::Header {
-        entry: entry.to_owned(),
-        why: why.to_owned(),
+/// Reads an `.entry` header just past `.entry`: the kernel's name and its
+/// parameter sizes.
+fn entry<'a>(tokens: &mut Tokens<'a>) -> Result<(&'a str, Vec<u32>), PtxError> {
+    let Some(Token::Ident(name)) = tokens.next()? else {
+        return Err(header_error("?", "`.entry` is not followed by a name"));
     };
-    let Some(Token::Ident(name)) = tokens.get(at) else {
-        return Err(bad("?", "`.entry` is not followed by a name"));
-    };
-    at += 1;
     let mut params = Vec::new();
-    // A kernel without parameters may leave out the list.
-    if tokens.get(at) != Some(&Token::Punct('(')) {
-        return Ok((name, params, at));
+    match tokens.peek()? {
+        Some(Token::Punct('(')) => {}
+        Some(Token::Punct('{' | ';')) => return Ok((name, params)),
+        Some(Token::Directive(directive)) if AFTER_A_BARE_NAME.contains(&directive) => {
+            return Ok((name, params));
+        }
+        _ => {
+            return Err(header_error(
+                name,
+                "the name is followed by neither `(`, a body nor a performance directive",
+            ));
+        }
     }
-    at += 1;
-    if tokens.get(at) == Some(&Token::Punct(')')) {
-        return Ok((name, params, at + 1));
+    tokens.next()?;
+    if tokens.peek()? == Some(Token::Punct(')')) {
+        tokens.next()?;
+        return Ok((name, params));
     }
     loop {
-        let (size, next) = param(tokens, at).map_err(|why| bad(name, &why))?;
-        params.push(size);
-        at = next;
-        match tokens.get(at) {
-            Some(Token::Punct(',')) => at += 1,
-            Some(Token::Punct(')')) => return Ok((name, params, at + 1)),
-            _ => return Err(bad(name, "the parameter list does not end with `)`")),
+        params.push(param(tokens, name)?);
+        match tokens.next()? {
+            Some(Token::Punct(',')) => {}
+            Some(Token::Punct(')')) => return Ok((name, params)),
+            _ => {
+                return Err(header_error(
+                    name,
+                    "the parameter list does not end with `)`",
+                ));
+            }
         }
     }
 }
 
-/// Reads one `.param` declaration starting at `at`: its size in bytes and
-/// the index just past it.
-fn param(tokens: &[Token<'_>], mut at: usize) -> Result<(u32, usize), String> {
-    if tokens.get(at) != Some(&Token::Directive("param")) {
-        return Err("expected `.param`".into());
+/// Reads one `.param` declaration of kernel `entry`: its size in bytes.
+fn param(tokens: &mut Tokens<'_>, entry: &str) -> Result<u32, PtxError> {
+    let bad = |why: String| header_error(entry, why);
+    if tokens.next()? != Some(Token::Directive("param")) {
+        return Err(bad("expected `.param`".into()));
     }
-    at += 1;
     let mut element = None;
     let name = loop {
-        match tokens.get(at) {
+        match tokens.next()? {
             Some(Token::Directive("align")) => {
-                let Some(Token::Number(_)) = tokens.get(at + 1) else {
-                    return Err("`.align` without a number".into());
+                let Some(Token::Number(_)) = tokens.next()? else {
+                    return Err(bad("`.align` without a number".into()));
                 };
-                at += 2;
             }
-            Some(Token::Directive("ptr" | "global" | "const" | "local" | "shared")) => at += 1,
+            Some(Token::Directive("ptr" | "global" | "const" | "local" | "shared")) => {}
             Some(Token::Directive(kind)) => {
                 let Some(size) = type_size(kind) else {
-                    return Err(format!("parameters of kind `.{kind}` are not supported"));
+                    return Err(bad(format!(
+                        "parameters of kind `.{kind}` are not supported"
+                    )));
                 };
                 if element.replace(size).is_some() {
-                    return Err("a parameter with two types".into());
+                    return Err(bad("a parameter with two types".into()));
                 }
-                at += 1;
             }
-            Some(Token::Ident(name)) => break *name,
-            _ => return Err("a parameter without a name".into()),
+            Some(Token::Ident(name)) => break name,
+            _ => return Err(bad("a parameter without a name".into())),
         }
     };
-    at += 1;
-    let element = element.ok_or_else(|| format!("parameter `{name}` has no type"))?;
-    if tokens.get(at) != Some(&Token::Punct('[')) {
-        return Ok((element, at));
+    let element = element.ok_or_else(|| bad(format!("parameter `{name}` has no type")))?;
+    if tokens.peek()? != Some(Token::Punct('[')) {
+        return Ok(element);
     }
-    let Some(Token::Number(count)) = tokens.get(at + 1) else {
-        return Err(format!("parameter `{name}`: an array needs a length"));
+    tokens.next()?;
+    let Some(Token::Number(count)) = tokens.next()? else {
+        return Err(bad(format!("parameter `{name}`: an array needs a length")));
     };
-    if tokens.get(at + 2) != Some(&Token::Punct(']')) {
-        return Err(format!("parameter `{name}`: `[` is not closed"));
+    if tokens.next()? != Some(Token::Punct(']')) {
+        return Err(bad(format!("parameter `{name}`: `[` is not closed")));
     }
-    let count = number(count).ok_or_else(|| format!("parameter `{name}`: length `{count}`"))?;
-    let size = element
+    let count =
+        number(count).ok_or_else(|| bad(format!("parameter `{name}`: length `{count}`")))?;
+    element
         .checked_mul(count)
-        .ok_or_else(|| format!("parameter `{name}` is too large"))?;
-    Ok((size, at + 3))
+        .ok_or_else(|| bad(format!("parameter `{name}` is too large")))
 }
 
 /// The size in bytes of a PTX fundamental type.
@@ -289,12 +368,24 @@ fn type_size(kind: &str) -> Option<u32> {
     })
 }
 
-/// A decimal or `0x` hexadecimal integer.
+/// A PTX integer literal: hexadecimal (`0x10`), binary (`0b10`), octal
+/// (`010`, which is 8) or decimal, each with an optional `U` suffix.
 fn number(text: &str) -> Option<u32> {
-    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
+    let text = text.strip_suffix('U').unwrap_or(text);
+    let (digits, radix) = if let Some(hex) = text.strip_prefix("0x").or(text.strip_prefix("0X")) {
+        (hex, 16)
+    } else if let Some(binary) = text.strip_prefix("0b").or(text.strip_prefix("0B")) {
+        (binary, 2)
+    } else if let Some(octal) = text.strip_prefix('0').filter(|rest| !rest.is_empty()) {
+        (octal, 8)
+    } else {
+        (text, 10)
+    };
+    // from_str_radix takes a sign; a PTX literal here has none.
+    if digits.starts_with(['+', '-']) {
+        return None;
     }
+    u32::from_str_radix(digits, radix).ok()
 }
 
 #[cfg(test)]

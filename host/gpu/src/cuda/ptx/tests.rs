@@ -114,10 +114,7 @@ fn modules_the_reader_cannot_vouch_for_are_refused() {
         Kernels::read(".entry k() /* {}"),
         Err(PtxError::UnclosedComment)
     );
-    assert_eq!(
-        Kernels::read(".file 1 \"a.cu"),
-        Err(PtxError::UnclosedString)
-    );
+    assert_eq!(Kernels::read(".file 1 \"a.cu"), Err(PtxError::String));
     let twice = ".entry k() { ret; }\n.entry k(.param .u32 a) { ret; }";
     assert_eq!(Kernels::read(twice), Err(PtxError::Duplicate("k".into())));
     for header in [
@@ -134,12 +131,77 @@ fn modules_the_reader_cannot_vouch_for_are_refused() {
         ".entry k(.param .align .b8 a[4]) {}",
         ".entry k(.param .u32 a .param .u32 b) {}",
         ".entry k(.param .u32 a",
+        // A bare name must be followed by a body, `;` or a performance
+        // directive; anything else is not read as "no parameters".
+        ".entry k .param .u32 a { ret; }",
+        ".entry k",
+        ".entry k ,",
     ] {
         assert!(
             matches!(Kernels::read(header), Err(PtxError::Header { .. })),
             "{header}: {:?}",
             Kernels::read(header)
         );
+    }
+}
+
+#[test]
+fn array_lengths_are_read_as_ptx_integers() {
+    // Each as ptxas reads it (its `-v` constant bank size confirms them).
+    for (length, elements) in [
+        ("8", 8),
+        ("010", 8),
+        ("0x8", 8),
+        ("0b1000", 8),
+        ("8U", 8),
+        ("0", 0),
+    ] {
+        let ptx = format!(".entry k(.param .u32 a[{length}]) {{ ret; }}");
+        assert_eq!(params(&kernels(&ptx), "k"), [4 * elements], "{length}");
+    }
+    for length in ["08", "0x", "0b2", "-1", "+1", "1.0", "8u"] {
+        let ptx = format!(".entry k(.param .u32 a[{length}]) {{ ret; }}");
+        assert!(Kernels::read(&ptx).is_err(), "{length}");
+    }
+}
+
+#[test]
+fn a_string_cannot_end_where_the_driver_would_not_end_it() {
+    // ptxas has no escapes: to it the string ends at `\"` and `k` takes two
+    // 8-byte pointers. A reader that took `\"` as an escape would see one
+    // u32 instead, and let a one-value launch through.
+    let hiding = r#".file 1 "\" .visible .entry k(.param .u64 a, .param .u64 b) { ret; } // " .visible .entry k(.param .u32 a) { ret; }"#;
+    assert_eq!(Kernels::read(hiding), Err(PtxError::String));
+    assert_eq!(
+        Kernels::read(".file 1 \"a\n.entry k(.param .u32 a) { ret; }\""),
+        Err(PtxError::String)
+    );
+    let kernels = kernels(".file 1 \"C:/src/.entry x(.u32 y).cu\"\n.entry k() { ret; }");
+    assert_eq!(kernels.0.len(), 1);
+}
+
+#[test]
+fn bytes_that_are_not_ptx_text_are_refused_outside_comments() {
+    for (ptx, offset, byte) in [
+        (".entry k(.param .u32\u{b} a) {}", 20, 0x0b),
+        (".entry k\u{a0}(.param .u32 a) {}", 8, 0xc2),
+        (".entry k(.param .u32 a) {}\u{7f}", 26, 0x7f),
+    ] {
+        assert_eq!(
+            Kernels::read(ptx),
+            Err(PtxError::Character { offset, byte }),
+            "{ptx:?}"
+        );
+    }
+    let kernels = kernels("// façade \u{b}\n/* ☃ */ .entry k(.param\x0c.u32 a)\r\n{ ret; }");
+    assert_eq!(params(&kernels, "k"), [4]);
+}
+
+#[test]
+fn a_kernel_without_a_list_has_no_parameters_only_before_its_body() {
+    let kernels = kernels(".entry a { ret; }\n.entry b .maxntid 32 { ret; }\n.entry c;");
+    for name in ["a", "b", "c"] {
+        assert_eq!(params(&kernels, name), Vec::<u32>::new(), "{name}");
     }
 }
 
