@@ -76,6 +76,7 @@ impl GpuJob {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         );
         let deadline = std::time::Instant::now() + wall_clock;
+        let cuda_leases = shared.cuda_leases.clone();
         let memory = Arc::new(MemoryAccount {
             cap: gpu_memory_bytes,
             used: Default::default(),
@@ -89,7 +90,7 @@ impl GpuJob {
             memory: memory.clone(),
             scopes: ScopeStack::default(),
             timing: None,
-            cuda: crate::cuda::CudaJob::new(memory, meter.clone(), deadline),
+            cuda: crate::cuda::CudaJob::new(id, memory, meter.clone(), deadline, cuda_leases),
             meter,
             last_submission: None,
             unsubmitted_writes: false,
@@ -296,6 +297,27 @@ impl GpuJob {
     }
 }
 
+impl GpuJob {
+    /// Drops the job's objects on a thread of its own. Used when the job's
+    /// CUDA work was still running at its deadline: freeing its device
+    /// memory may wait for that work, for as long as it runs, and must not
+    /// hold the thread that ends the job. The device's lease goes with the
+    /// objects, so other jobs' `open` waits, or says the device is busy, meanwhile.
+    fn tear_down_aside(&mut self) {
+        let table = std::mem::replace(&mut self.table, ResourceTable::new());
+        let job = self.id.0;
+        let spawned = std::thread::Builder::new()
+            .name(format!("kiln-cuda-teardown-{job}"))
+            .spawn(move || {
+                drop(table);
+                tracing::info!(target: "kiln.gpu", job, "a wedged CUDA job's objects are released");
+            });
+        if let Err(error) = spawned {
+            tracing::error!(target: "kiln.gpu", job, %error, "no thread for a wedged CUDA job's teardown; its objects were released on the job's thread");
+        }
+    }
+}
+
 impl Drop for GpuJob {
     fn drop(&mut self) {
         let pending = self
@@ -304,6 +326,9 @@ impl Drop for GpuJob {
             .is_some_and(|timing| timing.has_pending() || timing.is_reading());
         if pending && let Ok(shared) = self.device() {
             self.read_timestamps_blocking(&shared, FINAL_TIMING_WAIT);
+        }
+        if self.cuda.wedged() {
+            self.tear_down_aside();
         }
         self.release_device_memory();
         tracing::debug!(

@@ -9,23 +9,21 @@
 //! Per job: buffers are zeroed when allocated and charged to the same GPU
 //! memory account as the job's WebGPU buffers; every offset and length is
 //! checked against its buffer; every launch is checked against the kernel's
-//! parameters as the PTX declares them ([`ptx`]), since the driver would
+//! parameters as the PTX declares them (`ptx.rs`), since the driver would
 //! read as many bytes as the kernel declares whatever the guest passed;
 //! kernel time is measured with CUDA events around each launch and billed
-//! as device time; no wait for the device lasts past the job's deadline
-//! ([`wait`]).
-//!
-//! Limits stated plainly: jobs share the device's primary context, so a
-//! malicious kernel could read or write another job's device memory on the
-//! same GPU, and a kernel that faults (an illegal address) leaves the
-//! context unusable for every later job in the process. Until Kiln gives
-//! each job its own context (or MIG slice), a node should run one CUDA job
-//! per device at a time.
+//! as device time; no wait for the job's own work lasts past its deadline
+//! (`wait.rs`); and one job at a time holds a device (`lease.rs`), since jobs
+//! share the device's primary context, where one job's kernel could reach
+//! another's memory and a fault is sticky for every user of the context.
+//! The crate README lists what of this has run on a GPU (none of it yet).
 
+pub(crate) mod lease;
 pub(crate) mod link;
 mod ptx;
 mod wait;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -37,7 +35,8 @@ use kiln_runtime::{GpuClock, JobMeter};
 use crate::bindings::cuda::{CudaError, KernelArg, LaunchConfig};
 use crate::limits::{MAX_CUDA_COPY_BYTES, MAX_CUDA_KERNEL_ARGS, MAX_PTX_BYTES};
 use crate::webgpu::link::blocking;
-use crate::webgpu::objects::{Charge, MemoryAccount};
+use crate::webgpu::objects::{Charge, JobId, MemoryAccount};
+use lease::{DeviceLeases, Lease};
 
 /// True when the CUDA driver library can be loaded on this machine.
 pub fn driver_present() -> bool {
@@ -63,6 +62,8 @@ fn launch_failed(error: impl std::fmt::Display) -> CudaError {
 pub struct Context {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
+    /// The job's hold on the device, shared by everything made on it.
+    lease: Lease,
 }
 
 /// `module`: a loaded PTX module.
@@ -71,6 +72,7 @@ pub struct Module {
     /// Its kernels' parameters, read from the PTX.
     kernels: ptx::Kernels,
     stream: Arc<CudaStream>,
+    _lease: Lease,
 }
 
 /// `device-buffer`: zeroed device memory, charged to the job.
@@ -78,23 +80,45 @@ pub struct DeviceBuffer {
     slice: CudaSlice<u8>,
     stream: Arc<CudaStream>,
     _charge: Charge,
+    _lease: Lease,
 }
 
-/// A job's CUDA state: its memory account, meter and deadline.
+/// A job's CUDA state: its memory account, meter, deadline and device leases.
 pub(crate) struct CudaJob {
+    job: JobId,
     memory: Arc<MemoryAccount>,
     meter: JobMeter,
     /// No wait for the device lasts past this.
     deadline: Instant,
+    leases: Arc<DeviceLeases>,
+    /// Set when a wait reached the deadline with the job's work still
+    /// running: dropping the job's CUDA objects may then block (cudarc
+    /// waits for the stream to free memory on devices without pooled
+    /// allocation), so the job's teardown runs on a thread of its own.
+    wedged: AtomicBool,
 }
 
 impl CudaJob {
-    pub(crate) fn new(memory: Arc<MemoryAccount>, meter: JobMeter, deadline: Instant) -> Self {
+    pub(crate) fn new(
+        job: JobId,
+        memory: Arc<MemoryAccount>,
+        meter: JobMeter,
+        deadline: Instant,
+        leases: Arc<DeviceLeases>,
+    ) -> Self {
         Self {
+            job,
             memory,
             meter,
             deadline,
+            leases,
+            wedged: AtomicBool::new(false),
         }
+    }
+
+    /// True when the job's work was still running on the device at its deadline.
+    pub(crate) fn wedged(&self) -> bool {
+        self.wedged.load(Ordering::Relaxed)
     }
 
     /// Waits, within the job's deadline, until `event`'s work is done.
@@ -104,6 +128,7 @@ impl CudaJob {
         if done {
             Ok(())
         } else {
+            self.wedged.store(true, Ordering::Relaxed);
             Err(CudaError::LaunchFailed(
                 "the job's deadline passed before the device finished its work".into(),
             ))
@@ -121,15 +146,22 @@ impl CudaJob {
         if !driver_present() {
             return Err(no_driver());
         }
-        let ordinal =
+        let index =
             usize::try_from(ordinal).map_err(|e| CudaError::InvalidArgument(e.to_string()))?;
+        let lease = blocking(|| self.leases.acquire(ordinal, self.job, self.deadline)).ok_or_else(
+            || {
+                CudaError::LaunchFailed(format!(
+                    "device {ordinal} is busy: another job held it until this job's deadline"
+                ))
+            },
+        )?;
         // cudarc panics rather than failing in a few driver-less corners;
         // contain them as the typed error.
-        let ctx = std::panic::catch_unwind(|| CudaContext::new(ordinal))
+        let ctx = std::panic::catch_unwind(|| CudaContext::new(index))
             .map_err(|_| no_driver())?
             .map_err(|e| CudaError::NoDriver(format!("device {ordinal}: {e}")))?;
         let stream = ctx.default_stream();
-        Ok(Context { ctx, stream })
+        Ok(Context { ctx, stream, lease })
     }
 
     pub(crate) fn device_name(&self, context: &Context) -> Result<String, CudaError> {
@@ -155,6 +187,7 @@ impl CudaJob {
             module,
             kernels,
             stream: context.stream.clone(),
+            _lease: context.lease.clone(),
         })
     }
 
@@ -173,6 +206,7 @@ impl CudaJob {
             slice,
             stream: context.stream.clone(),
             _charge: charge,
+            _lease: context.lease.clone(),
         })
     }
 
