@@ -18,13 +18,14 @@
 //! another's memory and a fault is sticky for every user of the context.
 //! The crate README lists what of this has run on a GPU (none of it yet).
 
+mod driver;
 pub(crate) mod lease;
 pub(crate) mod link;
 mod ptx;
 mod wait;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use cudarc::driver::{
@@ -36,19 +37,9 @@ use crate::bindings::cuda::{CudaError, KernelArg, LaunchConfig};
 use crate::limits::{MAX_CUDA_COPY_BYTES, MAX_CUDA_KERNEL_ARGS, MAX_PTX_BYTES};
 use crate::webgpu::link::blocking;
 use crate::webgpu::objects::{Charge, JobId, MemoryAccount};
+use driver::driver_param_sizes;
+pub use driver::driver_present;
 use lease::{DeviceLeases, Lease};
-
-/// True when the CUDA driver library can be loaded on this machine.
-pub fn driver_present() -> bool {
-    static PRESENT: OnceLock<bool> = OnceLock::new();
-    *PRESENT.get_or_init(|| {
-        #[allow(unsafe_code, reason = "cudarc's probe is an unsafe fn")]
-        // SAFETY: `is_culib_present` only tries to dlopen the driver library
-        // and reports whether that worked; it calls no CUDA function.
-        let present = unsafe { cudarc::driver::sys::is_culib_present() };
-        present
-    })
-}
 
 fn no_driver() -> CudaError {
     CudaError::NoDriver("no CUDA driver (libcuda) on this node".into())
@@ -335,57 +326,6 @@ impl CudaJob {
         let view = buffer.slice.slice(start..end);
         buffer.stream.clone_dtoh(&view).map_err(launch_failed)
     }
-}
-
-/// The CUDA driver's version, as `cuDriverGetVersion` gives it (12040 for
-/// 12.4), or `None` where it cannot say.
-fn driver_version() -> Option<i32> {
-    static VERSION: OnceLock<Option<i32>> = OnceLock::new();
-    *VERSION.get_or_init(|| {
-        let mut version = 0;
-        #[allow(unsafe_code, reason = "a raw driver call")]
-        // SAFETY: called only once `driver_present` loaded the library (a
-        // context is open), with a pointer to a local the call writes.
-        let result = unsafe { cudarc::driver::sys::cuDriverGetVersion(&raw mut version) };
-        (result == cudarc::driver::sys::CUresult::CUDA_SUCCESS).then_some(version)
-    })
-}
-
-/// The first CUDA version whose driver has `cuFuncGetParamInfo`. cudarc's
-/// loader panics on a function the library lacks, so older drivers are
-/// never asked.
-const PARAM_INFO_SINCE: i32 = 12040;
-
-/// The parameter sizes the driver compiled `function` with, where the
-/// driver can say (CUDA 12.4 and later): a second opinion on the PTX header
-/// reader's, from the compiler the launch will trust. Reads at most one past
-/// `expected` parameters, enough to see a difference.
-fn driver_param_sizes(function: &CudaFunction, expected: usize) -> Option<Vec<usize>> {
-    if driver_version()? < PARAM_INFO_SINCE {
-        return None;
-    }
-    let mut sizes = Vec::with_capacity(expected);
-    while sizes.len() <= expected {
-        let (mut offset, mut size) = (0usize, 0usize);
-        #[allow(unsafe_code, reason = "a raw driver call")]
-        // SAFETY: `function` is alive (it holds its module); the call writes
-        // the two locals, or returns an error for an index past the last
-        // parameter.
-        let result = unsafe {
-            cudarc::driver::sys::cuFuncGetParamInfo(
-                function.cu_function(),
-                sizes.len(),
-                &raw mut offset,
-                &raw mut size,
-            )
-        };
-        match result {
-            cudarc::driver::sys::CUresult::CUDA_SUCCESS => sizes.push(size),
-            cudarc::driver::sys::CUresult::CUDA_ERROR_INVALID_VALUE => return Some(sizes),
-            _ => return None,
-        }
-    }
-    Some(sizes)
 }
 
 impl DeviceBuffer {

@@ -1,0 +1,71 @@
+//! The raw driver calls cudarc has no safe wrapper for, each behind a check
+//! that the driver has it: cudarc's loader panics on a function the library
+//! lacks.
+
+use std::sync::OnceLock;
+
+use cudarc::driver::CudaFunction;
+use cudarc::driver::sys::{CUresult, cuDriverGetVersion, cuFuncGetParamInfo, is_culib_present};
+
+/// True when the CUDA driver library can be loaded on this machine.
+pub fn driver_present() -> bool {
+    static PRESENT: OnceLock<bool> = OnceLock::new();
+    *PRESENT.get_or_init(|| {
+        #[allow(unsafe_code, reason = "cudarc's probe is an unsafe fn")]
+        // SAFETY: `is_culib_present` only tries to dlopen the driver library
+        // and reports whether that worked; it calls no CUDA function.
+        let present = unsafe { is_culib_present() };
+        present
+    })
+}
+
+/// The CUDA driver's version, as `cuDriverGetVersion` gives it (12040 for
+/// 12.4), or `None` where it cannot say.
+fn driver_version() -> Option<i32> {
+    static VERSION: OnceLock<Option<i32>> = OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let mut version = 0;
+        #[allow(unsafe_code, reason = "a raw driver call")]
+        // SAFETY: called only once `driver_present` loaded the library (a
+        // context is open), with a pointer to a local the call writes.
+        let result = unsafe { cuDriverGetVersion(&raw mut version) };
+        (result == CUresult::CUDA_SUCCESS).then_some(version)
+    })
+}
+
+/// The first CUDA version whose driver has `cuFuncGetParamInfo`. cudarc's
+/// loader panics on a function the library lacks, so older drivers are
+/// never asked.
+const PARAM_INFO_SINCE: i32 = 12040;
+
+/// The parameter sizes the driver compiled `function` with, where the
+/// driver can say (CUDA 12.4 and later): a second opinion on the PTX header
+/// reader's, from the compiler the launch will trust. Reads at most one past
+/// `expected` parameters, enough to see a difference.
+pub(super) fn driver_param_sizes(function: &CudaFunction, expected: usize) -> Option<Vec<usize>> {
+    if driver_version()? < PARAM_INFO_SINCE {
+        return None;
+    }
+    let mut sizes = Vec::with_capacity(expected);
+    while sizes.len() <= expected {
+        let (mut offset, mut size) = (0usize, 0usize);
+        #[allow(unsafe_code, reason = "a raw driver call")]
+        // SAFETY: `function` is alive (it holds its module); the call writes
+        // the two locals, or returns an error for an index past the last
+        // parameter.
+        let result = unsafe {
+            cuFuncGetParamInfo(
+                function.cu_function(),
+                sizes.len(),
+                &raw mut offset,
+                &raw mut size,
+            )
+        };
+        match result {
+            CUresult::CUDA_SUCCESS => sizes.push(size),
+            CUresult::CUDA_ERROR_INVALID_VALUE => return Some(sizes),
+            _ => return None,
+        }
+    }
+    Some(sizes)
+}
