@@ -48,6 +48,10 @@ pub struct GpuJob {
     /// until the next submission.
     pub(crate) unsubmitted_writes: bool,
     pub(crate) cuda: crate::cuda::CudaJob,
+    /// CUDA objects whose handles the guest dropped after the job was
+    /// wedged: dropping them could wait on the device, so they wait for the
+    /// teardown's own thread.
+    pub(crate) cuda_dropped: Vec<Box<dyn std::any::Any + Send>>,
     /// When the job's wall-clock deadline passes: no wait for the device
     /// inside a host call lasts past it.
     pub(crate) deadline: std::time::Instant,
@@ -76,7 +80,6 @@ impl GpuJob {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         );
         let deadline = std::time::Instant::now() + wall_clock;
-        let cuda_leases = shared.cuda_leases.clone();
         let memory = Arc::new(MemoryAccount {
             cap: gpu_memory_bytes,
             used: Default::default(),
@@ -90,7 +93,8 @@ impl GpuJob {
             memory: memory.clone(),
             scopes: ScopeStack::default(),
             timing: None,
-            cuda: crate::cuda::CudaJob::new(id, memory, meter.clone(), deadline, cuda_leases),
+            cuda: crate::cuda::CudaJob::new(id, memory, meter.clone(), deadline),
+            cuda_dropped: Vec::new(),
             meter,
             last_submission: None,
             unsubmitted_writes: false,
@@ -305,11 +309,20 @@ impl GpuJob {
     /// objects, so other jobs' `open` waits, or says the device is busy, meanwhile.
     fn tear_down_aside(&mut self) {
         let table = std::mem::replace(&mut self.table, ResourceTable::new());
+        let dropped = std::mem::take(&mut self.cuda_dropped);
+        let contexts = self.cuda.take_contexts();
         let job = self.id.0;
         let spawned = std::thread::Builder::new()
             .name(format!("kiln-cuda-teardown-{job}"))
             .spawn(move || {
-                drop(table);
+                // Wait for the job's work first, so that the device's lease,
+                // which goes with the objects, is not free while it runs.
+                for context in &contexts {
+                    if let Err(error) = context.synchronize() {
+                        tracing::warn!(target: "kiln.gpu", job, %error, "a wedged CUDA job's context failed");
+                    }
+                }
+                drop((table, dropped));
                 tracing::info!(target: "kiln.gpu", job, "a wedged CUDA job's objects are released");
             });
         if let Err(error) = spawned {

@@ -66,8 +66,6 @@ pub struct HostShared {
     device: OnceLock<Result<Arc<SharedDevice>, DeviceError>>,
     pub(crate) live: Arc<LiveCounters>,
     pub(crate) next_job: AtomicU64,
-    /// Which job holds which CUDA device (one at a time).
-    pub(crate) cuda_leases: Arc<cuda::lease::DeviceLeases>,
 }
 
 impl HostShared {
@@ -102,7 +100,6 @@ impl GpuHost {
                 device: OnceLock::new(),
                 live: Arc::default(),
                 next_job: AtomicU64::new(1),
-                cuda_leases: Arc::default(),
             }),
             provided: Arc::default(),
         }

@@ -6,15 +6,17 @@
 //! context's one stream each job's waits and timing events would take in
 //! the other jobs' kernels. So a job's first `context.open` of a device
 //! takes a lease on it, every CUDA object the job makes on that device holds
-//! the lease, and the lease goes when the last of them is dropped (at the
-//! latest when the job ends, however it ends). Another job's `open` waits
-//! for it, until its own deadline, and then answers `launch-failed`
-//! ("device 0 is busy: …"). A new `cuda-error` case would have changed the
-//! interface's type, and no component built before would link.
+//! the lease (and so does a PTX compile still running), and the lease goes
+//! when the last of them is dropped. Another job's `open` meanwhile answers
+//! `launch-failed` ("device 0 is busy: …") at once: waiting would hold the
+//! job's thread where neither a kill nor a pause can reach it. A new
+//! `cuda-error` case would have changed the interface's type, and no
+//! component built before would link.
+//!
+//! The leases are the process's, as the primary context is.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use crate::webgpu::objects::JobId;
 
@@ -22,7 +24,6 @@ use crate::webgpu::objects::JobId;
 #[derive(Debug, Default)]
 pub(crate) struct DeviceLeases {
     held: Mutex<HashMap<u32, (JobId, usize)>>,
-    released: Condvar,
 }
 
 /// A job's hold on one device; dropping the last one frees the device.
@@ -32,45 +33,30 @@ pub(crate) struct Lease {
     ordinal: u32,
 }
 
+static PROCESS: LazyLock<Arc<DeviceLeases>> = LazyLock::new(Arc::default);
+
 impl DeviceLeases {
+    /// The process's leases.
+    pub(crate) fn of_process() -> &'static Arc<Self> {
+        &PROCESS
+    }
+
     fn held(&self) -> MutexGuard<'_, HashMap<u32, (JobId, usize)>> {
         // The map stays consistent if a holder panicked: every update is one
         // insert, increment or removal.
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes device `ordinal` for `job`, waiting until `deadline` while
-    /// another job holds it (`None` if it still does then). A job that
-    /// holds the device already gets another lease at once.
-    pub(crate) fn acquire(
-        self: &Arc<Self>,
-        ordinal: u32,
-        job: JobId,
-        deadline: Instant,
-    ) -> Option<Lease> {
+    /// Takes device `ordinal` for `job`, or `None` while another job holds
+    /// it. A job that holds the device already gets another lease.
+    pub(crate) fn acquire(self: &Arc<Self>, ordinal: u32, job: JobId) -> Option<Lease> {
         let mut held = self.held();
-        loop {
-            match held.get_mut(&ordinal) {
-                None => {
-                    held.insert(ordinal, (job, 1));
-                    break;
-                }
-                Some((holder, count)) if *holder == job => {
-                    *count = count.saturating_add(1);
-                    break;
-                }
-                Some(_) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return None;
-                    }
-                    held = self
-                        .released
-                        .wait_timeout(held, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
+        match held.get_mut(&ordinal) {
+            None => {
+                held.insert(ordinal, (job, 1));
             }
+            Some((holder, count)) if *holder == job => *count = count.saturating_add(1),
+            Some(_) => return None,
         }
         Some(Lease {
             leases: self.clone(),
@@ -98,7 +84,6 @@ impl Drop for Lease {
             *count = count.saturating_sub(1);
             if *count == 0 {
                 held.remove(&self.ordinal);
-                self.leases.released.notify_all();
             }
         }
     }
@@ -106,48 +91,39 @@ impl Drop for Lease {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
-    fn later(ms: u64) -> Instant {
-        Instant::now() + Duration::from_millis(ms)
-    }
-
     #[test]
-    fn a_held_device_is_refused_to_another_job_until_its_deadline() {
+    fn a_held_device_is_refused_to_another_job() {
         let leases = Arc::new(DeviceLeases::default());
-        let a = leases.acquire(0, JobId(1), later(0)).unwrap();
-        assert!(leases.acquire(0, JobId(2), later(20)).is_none());
+        let a = leases.acquire(0, JobId(1)).unwrap();
+        assert!(leases.acquire(0, JobId(2)).is_none());
         // Another device is free.
-        assert!(leases.acquire(1, JobId(2), later(0)).is_some());
+        assert!(leases.acquire(1, JobId(2)).is_some());
         drop(a);
-        assert!(leases.acquire(0, JobId(2), later(0)).is_some());
+        assert!(leases.acquire(0, JobId(2)).is_some());
     }
 
     #[test]
     fn the_device_is_free_only_when_the_jobs_last_lease_goes() {
         let leases = Arc::new(DeviceLeases::default());
-        let context = leases.acquire(0, JobId(1), later(0)).unwrap();
-        let second_context = leases.acquire(0, JobId(1), later(0)).unwrap();
+        let context = leases.acquire(0, JobId(1)).unwrap();
+        let second_context = leases.acquire(0, JobId(1)).unwrap();
         let buffer = context.clone();
         drop(context);
         drop(second_context);
-        assert!(leases.acquire(0, JobId(2), later(0)).is_none());
-        drop(buffer);
-        assert!(leases.acquire(0, JobId(2), later(0)).is_some());
+        assert!(leases.acquire(0, JobId(2)).is_none());
+        // A compile still running on its own thread holds it too.
+        let compile = std::thread::spawn(move || drop(buffer));
+        compile.join().unwrap();
+        assert!(leases.acquire(0, JobId(2)).is_some());
     }
 
     #[test]
-    fn a_waiting_job_gets_the_device_when_the_holder_lets_go() {
-        let leases = Arc::new(DeviceLeases::default());
-        let held = leases.acquire(0, JobId(1), later(0)).unwrap();
-        let waiter = {
-            let leases = leases.clone();
-            std::thread::spawn(move || leases.acquire(0, JobId(2), later(60_000)).is_some())
-        };
-        std::thread::sleep(Duration::from_millis(20));
-        drop(held);
-        assert!(waiter.join().unwrap());
+    fn one_process_one_set_of_leases() {
+        assert!(Arc::ptr_eq(
+            DeviceLeases::of_process(),
+            DeviceLeases::of_process()
+        ));
     }
 }

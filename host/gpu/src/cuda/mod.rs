@@ -24,8 +24,8 @@ pub(crate) mod link;
 mod ptx;
 mod wait;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use cudarc::driver::{
@@ -39,7 +39,7 @@ use crate::webgpu::link::blocking;
 use crate::webgpu::objects::{Charge, JobId, MemoryAccount};
 use driver::driver_param_sizes;
 pub use driver::driver_present;
-use lease::{DeviceLeases, Lease};
+use lease::Lease;
 
 fn no_driver() -> CudaError {
     CudaError::NoDriver("no CUDA driver (libcuda) on this node".into())
@@ -74,18 +74,21 @@ pub struct DeviceBuffer {
     _lease: Lease,
 }
 
-/// A job's CUDA state: its memory account, meter, deadline and device leases.
+/// A job's CUDA state: its memory account, meter, deadline and contexts.
 pub(crate) struct CudaJob {
     job: JobId,
     memory: Arc<MemoryAccount>,
     meter: JobMeter,
     /// No wait for the device lasts past this.
     deadline: Instant,
-    leases: Arc<DeviceLeases>,
-    /// Set when a wait reached the deadline with the job's work still
-    /// running: dropping the job's CUDA objects may then block (cudarc
-    /// waits for the stream to free memory on devices without pooled
-    /// allocation), so the job's teardown runs on a thread of its own.
+    /// Every context the job opened, for a wedged job's teardown to wait on.
+    contexts: Mutex<Vec<Arc<CudaContext>>>,
+    /// Set when the job's work (a kernel, a copy, the PTX compile) may
+    /// still be running on the device: a wait reached the deadline, or the
+    /// driver failed after a launch. Every later call then fails at once,
+    /// since any of them could wait on that work (cudarc frees memory and
+    /// unloads modules after waiting for the stream on some devices), and
+    /// the job's objects are dropped on a thread of their own.
     wedged: AtomicBool,
 }
 
@@ -95,21 +98,41 @@ impl CudaJob {
         memory: Arc<MemoryAccount>,
         meter: JobMeter,
         deadline: Instant,
-        leases: Arc<DeviceLeases>,
     ) -> Self {
         Self {
             job,
             memory,
             meter,
             deadline,
-            leases,
+            contexts: Mutex::default(),
             wedged: AtomicBool::new(false),
         }
     }
 
-    /// True when the job's work was still running on the device at its deadline.
+    /// True when the job's work may still be running on the device.
     pub(crate) fn wedged(&self) -> bool {
         self.wedged.load(Ordering::Relaxed)
+    }
+
+    fn wedge(&self) {
+        self.wedged.store(true, Ordering::Relaxed);
+    }
+
+    /// Fails once the job is wedged, before anything that could wait.
+    fn usable(&self) -> Result<(), CudaError> {
+        if self.wedged() {
+            return Err(CudaError::LaunchFailed(
+                "the job's earlier work may still be running on the device (past the deadline, \
+                 or after a driver error); no more CUDA calls"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The contexts the job opened, for its teardown to wait on.
+    pub(crate) fn take_contexts(&self) -> Vec<Arc<CudaContext>> {
+        std::mem::take(&mut *self.contexts.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Waits, within the job's deadline, until `event`'s work is done.
@@ -119,7 +142,7 @@ impl CudaJob {
         if done {
             Ok(())
         } else {
-            self.wedged.store(true, Ordering::Relaxed);
+            self.wedge();
             Err(CudaError::LaunchFailed(
                 "the job's deadline passed before the device finished its work".into(),
             ))
@@ -137,31 +160,38 @@ impl CudaJob {
         if !driver_present() {
             return Err(no_driver());
         }
+        self.usable()?;
         let index =
             usize::try_from(ordinal).map_err(|e| CudaError::InvalidArgument(e.to_string()))?;
-        let lease = blocking(|| self.leases.acquire(ordinal, self.job, self.deadline)).ok_or_else(
-            || {
+        let lease = lease::DeviceLeases::of_process()
+            .acquire(ordinal, self.job)
+            .ok_or_else(|| {
                 CudaError::LaunchFailed(format!(
-                    "device {ordinal} is busy: another job held it until this job's deadline"
+                    "device {ordinal} is busy: another job holds it (one CUDA job per device)"
                 ))
-            },
-        )?;
+            })?;
         // cudarc panics rather than failing in a few driver-less corners;
         // contain them as the typed error.
         let ctx = std::panic::catch_unwind(|| CudaContext::new(index))
             .map_err(|_| no_driver())?
             .map_err(|e| CudaError::NoDriver(format!("device {ordinal}: {e}")))?;
         let stream = ctx.default_stream();
+        self.contexts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ctx.clone());
         Ok(Context { ctx, stream, lease })
     }
 
     pub(crate) fn device_name(&self, context: &Context) -> Result<String, CudaError> {
+        self.usable()?;
         context.ctx.name().map_err(launch_failed)
     }
 
     /// `load-ptx`: the kernels' headers are read (and the module refused if
     /// they cannot be) before the driver compiles it.
     pub(crate) fn load_ptx(&self, context: &Context, ptx: String) -> Result<Module, CudaError> {
+        self.usable()?;
         if ptx.len() > MAX_PTX_BYTES {
             return Err(CudaError::InvalidModule(format!(
                 "{} bytes of PTX; at most {MAX_PTX_BYTES}",
@@ -170,10 +200,7 @@ impl CudaJob {
         }
         let kernels =
             ptx::Kernels::read(&ptx).map_err(|e| CudaError::InvalidModule(e.to_string()))?;
-        // The driver compiles the PTX here, for as long as it takes (see the
-        // crate README); the executor's other tasks go on meanwhile.
-        let module = blocking(|| context.ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx)))
-            .map_err(|e| CudaError::InvalidModule(e.to_string()))?;
+        let module = self.compile(context, ptx)?;
         Ok(Module {
             module,
             kernels,
@@ -182,8 +209,41 @@ impl CudaJob {
         })
     }
 
+    /// The driver compiles the PTX, for as long as it takes: seconds for a
+    /// large module (the crate README), and nothing can stop it. So it runs
+    /// on a thread of its own, which holds the device's lease until it is
+    /// done, and the job waits for it only until its deadline.
+    fn compile(
+        &self,
+        context: &Context,
+        ptx: String,
+    ) -> Result<Arc<cudarc::driver::CudaModule>, CudaError> {
+        let (compiled, result) = std::sync::mpsc::sync_channel(1);
+        let (ctx, lease) = (context.ctx.clone(), context.lease.clone());
+        std::thread::Builder::new()
+            .name("kiln-ptx-compile".into())
+            .spawn(move || {
+                let module = ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx));
+                // If the job stopped waiting, the module is unloaded here.
+                let _ = compiled.send(module);
+                drop(lease);
+            })
+            .map_err(launch_failed)?;
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match blocking(|| result.recv_timeout(left)) {
+            Ok(module) => module.map_err(|e| CudaError::InvalidModule(e.to_string())),
+            Err(_) => {
+                self.wedge();
+                Err(CudaError::LaunchFailed(
+                    "the driver was still compiling the PTX at the job's deadline".into(),
+                ))
+            }
+        }
+    }
+
     /// `alloc`: charged to the job's cap, then zeroed on the device.
     pub(crate) fn alloc(&self, context: &Context, len: u64) -> Result<DeviceBuffer, CudaError> {
+        self.usable()?;
         let charge = self
             .memory
             .charge(len)
@@ -204,6 +264,7 @@ impl CudaJob {
     /// `synchronize`: waits within the deadline, then lets the driver report
     /// any error from the work.
     pub(crate) fn synchronize(&self, context: &Context) -> Result<(), CudaError> {
+        self.usable()?;
         self.wait_for_stream(&context.stream)?;
         context.stream.synchronize().map_err(launch_failed)
     }
@@ -218,6 +279,7 @@ impl CudaJob {
         config: LaunchConfig,
         args: &[(KernelArgValue, Option<&DeviceBuffer>)],
     ) -> Result<(), CudaError> {
+        self.usable()?;
         if args.len() > MAX_CUDA_KERNEL_ARGS {
             return Err(CudaError::InvalidArgument(format!(
                 "{} arguments; at most {MAX_CUDA_KERNEL_ARGS}",
@@ -280,15 +342,25 @@ impl CudaJob {
         // fault is reported by the driver as an error (see the module docs
         // for what isolation this does and does not give).
         unsafe { builder.launch(cfg) }.map_err(launch_failed)?;
-        let end = stream.record_event(timing).map_err(launch_failed)?;
-        if let Err(error) = self.wait_for(&end) {
-            // Past the deadline, or a fault: the end event has no time, so
-            // the time the host saw is billed, marked as host-timed.
-            let ns = u64::try_from(launched.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            self.meter.record_gpu_time(ns, GpuClock::Host);
-            return Err(error);
-        }
-        let ms = start.elapsed_ms(&end).map_err(launch_failed)?;
+        let timed = stream
+            .record_event(timing)
+            .map_err(launch_failed)
+            .and_then(|end| {
+                self.wait_for(&end)?;
+                start.elapsed_ms(&end).map_err(launch_failed)
+            });
+        let ms = match timed {
+            Ok(ms) => ms,
+            Err(error) => {
+                // Past the deadline, or the driver failed with the kernel
+                // perhaps still running: the time the host saw is billed,
+                // marked as host-timed, and the job makes no more calls.
+                let ns = u64::try_from(launched.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.meter.record_gpu_time(ns, GpuClock::Host);
+                self.wedge();
+                return Err(error);
+            }
+        };
         #[expect(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
@@ -305,6 +377,7 @@ impl CudaJob {
         offset: u64,
         data: &[u8],
     ) -> Result<(), CudaError> {
+        self.usable()?;
         let (start, end) = range(offset, data.len() as u64, buffer.slice.len())?;
         // A copy from pageable memory may wait for the kernels before it.
         self.wait_for_stream(&buffer.stream)?;
@@ -321,6 +394,7 @@ impl CudaJob {
         offset: u64,
         len: u64,
     ) -> Result<Vec<u8>, CudaError> {
+        self.usable()?;
         let (start, end) = range(offset, len, buffer.slice.len())?;
         self.wait_for_stream(&buffer.stream)?;
         let view = buffer.slice.slice(start..end);

@@ -35,9 +35,11 @@ pub(crate) enum PtxError {
     /// A NUL byte: the driver reads PTX as a C string.
     #[error("the PTX contains a NUL byte")]
     Nul,
-    /// A `#` directive. ptxas has no preprocessor; other PTX compilers do,
-    /// and a `#define` could hide a parameter from this reader.
-    #[error("preprocessor directives (`#`) are not accepted; pass preprocessed PTX")]
+    /// A `#` directive, or a macro or conditional directive (`.MACRO`,
+    /// `.IF`): either could hide a parameter from this reader.
+    #[error(
+        "preprocessor, macro and conditional directives (`#`, `.MACRO`, `.IF`) are not accepted"
+    )]
     Preprocessor,
     /// A byte PTX does not use outside comments and strings (anything but
     /// printable ASCII, tab, line feed, carriage return and form feed).
@@ -86,6 +88,13 @@ impl Kernels {
         };
         let mut kernels = HashMap::new();
         while let Some(token) = tokens.next()? {
+            if let Token::Directive(directive) = token
+                && MACRO_DIRECTIVES
+                    .iter()
+                    .any(|name| name.eq_ignore_ascii_case(directive))
+            {
+                return Err(PtxError::Preprocessor);
+            }
             if token != Token::Directive("entry") {
                 continue;
             }
@@ -195,7 +204,9 @@ impl<'a> Lexer<'a> {
                 let len = 1 + run(&rest[1..], ident_char);
                 (Some(Token::Directive(&ptx[at + 1..at + len])), len)
             } else if c.is_ascii_digit() {
-                let len = run(rest, |b| ident_char(b) || b == b'.');
+                // Not through a `.`: ptxas reads `0x40.entry` as a number and
+                // a directive.
+                let len = run(rest, ident_char);
                 (Some(Token::Number(&ptx[at..at + len])), len)
             } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c == b'%' {
                 let len = 1 + run(&rest[1..], ident_char);
@@ -240,6 +251,11 @@ impl<'a> Tokens<'a> {
         Ok(token)
     }
 }
+
+/// Directives ptxas's scanner handles as macros or conditionals
+/// (`.MACRO`, `.IF`, …), undocumented; like `#`, they could make ptxas see
+/// text this reader reads differently.
+const MACRO_DIRECTIVES: [&str; 6] = ["macro", "endmacro", "if", "else", "elif", "endif"];
 
 /// How many leading bytes of `bytes` satisfy `keep`.
 fn run(bytes: &[u8], keep: impl Fn(u8) -> bool) -> usize {

@@ -110,6 +110,25 @@ fn modules_the_reader_cannot_vouch_for_are_refused() {
         Err(PtxError::Preprocessor)
     );
     assert_eq!(Kernels::read(".entry k()\0{}"), Err(PtxError::Nul));
+    for directive in [
+        ".MACRO",
+        ".ENDMACRO",
+        ".IF",
+        ".ELSE",
+        ".ELIF",
+        ".ENDIF",
+        ".if",
+    ] {
+        let ptx = format!("{directive} X\n.entry k(.param .u32 a) {{ ret; }}");
+        assert_eq!(
+            Kernels::read(&ptx),
+            Err(PtxError::Preprocessor),
+            "{directive}"
+        );
+    }
+    // A number ends at a `.`, as for ptxas: the kernel after it is read.
+    let kernels = kernels(".address_size 0x40.entry k(.param .u32 a) { ret; }");
+    assert_eq!(params(&kernels, "k"), [4]);
     assert_eq!(
         Kernels::read(".entry k() /* {}"),
         Err(PtxError::UnclosedComment)

@@ -181,7 +181,11 @@ impl Definer<'_, '_> {
     /// A `kiln:gpu/cuda` resource: objects in the job's table, dropped with the handle.
     pub(crate) fn cuda_resource<T: Send + 'static>(&mut self, name: &str) -> wasmtime::Result<()> {
         self.resource_dropped_by::<T>(name, |job, rep| {
-            let _ = job.table.delete(Resource::<T>::new_own(rep));
+            if let Ok(object) = job.table.delete(Resource::<T>::new_own(rep))
+                && job.cuda.wedged()
+            {
+                job.cuda_dropped.push(Box::new(object));
+            }
             Ok(())
         })
     }
