@@ -293,12 +293,11 @@ impl CudaJob {
             ));
         }
         let values: Vec<KernelArgValue> = args.iter().map(|(value, _)| *value).collect();
-        module.kernels.check_launch(name, &values)?;
+        let declared = module.kernels.check_launch(name, &values)?;
         let function: CudaFunction = module
             .module
             .load_function(name)
             .map_err(|e| CudaError::NoSuchKernel(format!("{name}: {e}")))?;
-        let declared = module.kernels.params(name).unwrap_or_default();
         if let Some(compiled) = driver_param_sizes(&function, declared.len())
             && compiled
                 .iter()

@@ -106,19 +106,14 @@ impl Kernels {
         Ok(Self(kernels))
     }
 
-    /// The parameter sizes of kernel `name`, if the module declares it.
-    pub(crate) fn params(&self, name: &str) -> Option<&[u32]> {
-        self.0.get(name).map(Vec::as_slice)
-    }
-
     /// Checks a launch of `name` with `args` against the kernel's declared
     /// parameters: a kernel of that name, as many values as parameters, and
-    /// each value the size of its parameter.
+    /// each value the size of its parameter. Returns the parameters' sizes.
     pub(crate) fn check_launch(
         &self,
         name: &str,
         args: &[KernelArgValue],
-    ) -> Result<(), CudaError> {
+    ) -> Result<&[u32], CudaError> {
         let Some(params) = self.0.get(name) else {
             return Err(CudaError::NoSuchKernel(format!(
                 "the module declares no kernel (`.entry`) named `{name}`"
@@ -141,7 +136,7 @@ impl Kernels {
                 )));
             }
         }
-        Ok(())
+        Ok(params)
     }
 }
 
