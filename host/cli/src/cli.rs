@@ -34,6 +34,9 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Policy plugins: check one before pinning or loading it.
     Policy(commands::policy::PolicyArgs),
+    /// The PTX compiler process a node runs for each CUDA module.
+    #[command(hide = true)]
+    PtxCompile(commands::gpu::PtxCompileArgs),
 }
 
 /// Exit code for a command line or input the command could not use.
@@ -57,6 +60,11 @@ impl Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A child of a node: its stderr is the compile log, no log lines there.
+    let cli = match cli.command {
+        Command::PtxCompile(args) => return commands::gpu::ptx_compile(args),
+        command => Cli { command },
+    };
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
@@ -78,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Keys(args) => commands::keys::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Policy(args) => commands::policy::run(args),
+        Command::PtxCompile(args) => Ok(commands::gpu::ptx_compile(args)),
     };
     match outcome {
         Ok(code) => code,

@@ -119,3 +119,49 @@ fn text_output_prints_usage_and_the_guests_logs() {
     }
     assert!(String::from_utf8_lossy(&result.stderr).contains("hello"));
 }
+
+/// `kiln run` offers CUDA with its own `ptx-compile` as the compiler
+/// process: without one the guest would hear "CUDA is off on this node".
+/// With a driver, the example runs and checks its sum.
+#[test]
+fn a_cuda_workload_reaches_the_driver_with_the_binarys_ptx_compiler() {
+    let dir = tempfile::tempdir().unwrap();
+    let vecadd = guest("kiln_example_vecadd_cuda");
+    let result = kiln(dir.path(), &[vecadd.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    if kiln_gpu::cuda::driver_present() {
+        assert!(result.status.success(), "{stdout}");
+    } else {
+        assert!(
+            stdout.contains("no CUDA driver (libcuda) on this node"),
+            "{stdout}"
+        );
+    }
+}
+
+/// The hidden subcommand a node runs for each CUDA module.
+#[test]
+fn ptx_compile_compiles_or_says_why_not() {
+    let ptx = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk/examples/vecadd-cuda/src/vecadd.ptx"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["ptx-compile", "0"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &ptx).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    if kiln_gpu::cuda::driver_present() {
+        assert!(output.status.success(), "{log}");
+        assert!(output.stdout.starts_with(b"\x7fELF"), "{log}");
+    } else {
+        // EX_UNAVAILABLE, and nothing but the reason on stderr.
+        assert_eq!(output.status.code(), Some(69), "{log}");
+        assert_eq!(log.trim(), "no CUDA driver (libcuda) on this node");
+    }
+}

@@ -97,6 +97,10 @@ pub struct DevnetConfig {
     /// What each node stakes on chain and declares to the scheduler; see
     /// [`NODE_STAKE`]. At most [`OPERATOR_AIRDROP`] less fees.
     pub node_stake: u64,
+    /// The nodes' GPU device, and their PTX compiler process: without one
+    /// (the default, since a library cannot name a binary to run), the
+    /// nodes offer no CUDA.
+    pub gpu: kiln_gpu::DeviceConfig,
 }
 
 impl DevnetConfig {
@@ -120,6 +124,7 @@ impl DevnetConfig {
             settle_wait: Duration::from_secs(5),
             benchmark_component: None,
             node_stake: NODE_STAKE,
+            gpu: kiln_gpu::DeviceConfig::default(),
         }
     }
 }
@@ -260,7 +265,7 @@ impl Devnet {
             scheduler_config(config.heartbeat, &chain),
         )
         .await?;
-        let gpu = kiln_gpu::GpuHost::new(kiln_gpu::DeviceConfig::default());
+        let gpu = kiln_gpu::GpuHost::new(config.gpu.clone());
         let mut devnet = Self {
             chain,
             scheduler_url: format!("http://{address}"),

@@ -25,6 +25,11 @@ pub struct DeviceConfig {
     /// queries: for testing the fallback, and for drivers whose timestamps
     /// are known to be wrong.
     pub force_host_timing: bool,
+    /// How the node compiles a CUDA job's PTX: in a child process it can
+    /// kill (`cuda::PtxCompiler`), since the driver's compiler reads hostile
+    /// input and can crash. `None` turns CUDA off, whatever the machine has:
+    /// the manifest says so and `context.open` returns `no-driver`.
+    pub ptx_compiler: Option<crate::cuda::PtxCompiler>,
 }
 
 impl Default for DeviceConfig {
@@ -32,6 +37,7 @@ impl Default for DeviceConfig {
         Self {
             backends: wgpu::Backends::VULKAN,
             force_host_timing: false,
+            ptx_compiler: None,
         }
     }
 }

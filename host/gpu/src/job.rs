@@ -80,6 +80,7 @@ impl GpuJob {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         );
         let deadline = std::time::Instant::now() + wall_clock;
+        let compiler = shared.config.ptx_compiler.clone();
         let memory = Arc::new(MemoryAccount {
             cap: gpu_memory_bytes,
             used: Default::default(),
@@ -93,7 +94,7 @@ impl GpuJob {
             memory: memory.clone(),
             scopes: ScopeStack::default(),
             timing: None,
-            cuda: crate::cuda::CudaJob::new(id, memory, meter.clone(), deadline),
+            cuda: crate::cuda::CudaJob::new(id, memory, meter.clone(), deadline, compiler),
             cuda_dropped: Vec::new(),
             meter,
             last_submission: None,

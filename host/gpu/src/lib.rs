@@ -123,10 +123,11 @@ impl GpuHost {
         )
     }
 
-    /// True when this node can run CUDA workloads (a driver is present), what
-    /// its capability manifest says.
+    /// True when this node can run CUDA workloads (a driver is present, and
+    /// a PTX compiler process is configured), what its capability manifest
+    /// says.
     pub fn cuda_available(&self) -> bool {
-        cuda::driver_present()
+        self.shared.config.ptx_compiler.is_some() && cuda::driver_present()
     }
 
     /// A job's state outside any runtime, for tests of the host calls themselves.

@@ -35,13 +35,23 @@ pub const POLL_SLICE: Duration = Duration::from_millis(50);
 /// time is not billed.
 pub const FINAL_TIMING_WAIT: Duration = Duration::from_secs(5);
 
-/// Largest PTX module accepted: 1 MiB, as for WGSL. Nothing can stop the
-/// driver's compile (the job stops waiting at its deadline, but the compile
-/// holds the device until done), and its time grows faster than the module:
-/// ptxas took 26 s for 1 MiB of live loads and 113 s for 2 MiB. Kernels
-/// worth running on a rented GPU fit; a larger program loads several
-/// modules.
+/// Largest PTX module accepted: 1 MiB, as for WGSL. The compile's time
+/// grows faster than the module (ptxas took 26 s for 1 MiB of live loads
+/// and 113 s for 2 MiB), and it is killed at the job's deadline, so a larger
+/// module would mostly buy a slower failure. Kernels worth running on a
+/// rented GPU fit; a larger program loads several modules.
 pub const MAX_PTX_BYTES: usize = 1 << 20;
+
+/// Largest cubin read back from the PTX compiler process: 16 MiB. A cubin
+/// holds about 16 bytes of machine code per PTX instruction, which takes 20
+/// to 40 bytes of text, so a module within [`MAX_PTX_BYTES`] compiles to
+/// well under this; a compiler writing more is killed rather than read.
+pub const MAX_CUBIN_BYTES: usize = 16 << 20;
+
+/// Largest compile log read back from the PTX compiler process: 64 KiB.
+/// The log becomes the guest's `invalid-module` message; the driver's own
+/// log buffer (`cuda::jit`) is smaller still.
+pub const MAX_COMPILE_LOG_BYTES: usize = 64 << 10;
 
 /// Largest write or read of a CUDA buffer in one call: 256 MiB. The data
 /// crosses guest memory (capped by the job's memory limit anyway); this

@@ -200,4 +200,12 @@ mod tests {
         assert!(!facts.cpu.model.is_empty());
         assert!(facts.classes.contains(&WorkloadClass::Cpu));
     }
+
+    /// Without a PTX compiler process the node offers no CUDA, driver or not.
+    #[test]
+    fn a_node_without_a_ptx_compiler_process_lists_no_cuda() {
+        let facts = probe(&kiln_gpu::GpuHost::new(kiln_gpu::DeviceConfig::default()));
+        assert!(!facts.classes.contains(&WorkloadClass::Cuda));
+        assert!(facts.gpus.iter().all(|gpu| gpu.backend != GpuBackend::Cuda));
+    }
 }

@@ -136,7 +136,9 @@ async fn demo(
     json: bool,
 ) -> Result<ExitCode> {
     say!(json, "kiln demo: a whole network in one process");
-    let devnet = Devnet::start(DevnetConfig::new(out.join("network"), elf))
+    let mut config = DevnetConfig::new(out.join("network"), elf);
+    config.gpu = super::gpu::device_config();
+    let devnet = Devnet::start(config)
         .await
         .context("starting the network")?;
     say!(

@@ -2,6 +2,7 @@
 
 pub mod chain;
 pub mod demo;
+pub mod gpu;
 pub mod job;
 pub mod keys;
 pub mod node;

@@ -204,7 +204,7 @@ fn run_node(args: RunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     tokio.block_on(async move {
-        let gpu = kiln_gpu::GpuHost::new(kiln_gpu::DeviceConfig::default());
+        let gpu = kiln_gpu::GpuHost::new(super::gpu::device_config());
         let mut runtime_config = RuntimeConfig::new(args.dir.join("scratch"));
         runtime_config.cache_dir = Some(args.dir.join("compiled"));
         let runtime = Runtime::new(runtime_config.with_extension(gpu.extension()))?;

@@ -59,8 +59,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     config.max_memory_bytes = config.max_memory_bytes.max(memory_bytes);
     // GPU host calls, as a node offers them; the device opens only if the
     // workload asks for it.
-    let config = config
-        .with_extension(kiln_gpu::GpuHost::new(kiln_gpu::DeviceConfig::default()).extension());
+    let config =
+        config.with_extension(kiln_gpu::GpuHost::new(super::gpu::device_config()).extension());
     let gpu_memory_bytes = args
         .gpu_memory_mib
         .checked_mul(1 << 20)

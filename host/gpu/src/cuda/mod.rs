@@ -11,6 +11,8 @@
 //! checked against its buffer; every launch is checked against the kernel's
 //! parameters as the PTX declares them (`ptx.rs`), since the driver would
 //! read as many bytes as the kernel declares whatever the guest passed;
+//! the driver compiles the PTX in a child process the node kills at the
+//! deadline (`jit.rs`), since its compiler can crash on hostile input;
 //! kernel time is measured with CUDA events around each launch and billed
 //! as device time; no wait for the job's own work lasts past its deadline
 //! (`wait.rs`); and one job at a time holds a device (`lease.rs`), since jobs
@@ -19,6 +21,7 @@
 //! The crate README lists what of this has run on a GPU (none of it yet).
 
 mod driver;
+mod jit;
 pub(crate) mod lease;
 pub(crate) mod link;
 mod ptx;
@@ -39,6 +42,8 @@ use crate::webgpu::link::blocking;
 use crate::webgpu::objects::{Charge, JobId, MemoryAccount};
 use driver::driver_param_sizes;
 pub use driver::driver_present;
+pub use jit::PtxCompiler;
+pub use jit::child::compiler_main;
 use lease::Lease;
 
 fn no_driver() -> CudaError {
@@ -81,6 +86,8 @@ pub(crate) struct CudaJob {
     meter: JobMeter,
     /// No wait for the device lasts past this.
     deadline: Instant,
+    /// The node's PTX compiler process; without one, CUDA is off.
+    compiler: Option<PtxCompiler>,
     /// Every context the job opened, for a wedged job's teardown to wait on.
     contexts: Mutex<Vec<Arc<CudaContext>>>,
     /// Set when the job's work (a kernel, a copy, the PTX compile) may
@@ -98,12 +105,14 @@ impl CudaJob {
         memory: Arc<MemoryAccount>,
         meter: JobMeter,
         deadline: Instant,
+        compiler: Option<PtxCompiler>,
     ) -> Self {
         Self {
             job,
             memory,
             meter,
             deadline,
+            compiler,
             contexts: Mutex::default(),
             wedged: AtomicBool::new(false),
         }
@@ -157,6 +166,13 @@ impl CudaJob {
 
     /// `context.open`.
     pub(crate) fn open(&self, ordinal: u32) -> Result<Context, CudaError> {
+        if self.compiler.is_none() {
+            return Err(CudaError::NoDriver(
+                "CUDA is off on this node: it has no PTX compiler process \
+                 (DeviceConfig::ptx_compiler)"
+                    .into(),
+            ));
+        }
         if !driver_present() {
             return Err(no_driver());
         }
@@ -209,36 +225,21 @@ impl CudaJob {
         })
     }
 
-    /// The driver compiles the PTX, for as long as it takes: seconds for a
-    /// large module (the crate README), and nothing can stop it. So it runs
-    /// on a thread of its own, which holds the device's lease until it is
-    /// done, and the job waits for it only until its deadline.
+    /// The driver compiles the PTX in the node's compiler process, killed
+    /// at the job's deadline (`jit.rs`); the cubin it returns loads without
+    /// compiling.
     fn compile(
         &self,
         context: &Context,
         ptx: String,
     ) -> Result<Arc<cudarc::driver::CudaModule>, CudaError> {
-        let (compiled, result) = std::sync::mpsc::sync_channel(1);
-        let (ctx, lease) = (context.ctx.clone(), context.lease.clone());
-        std::thread::Builder::new()
-            .name("kiln-ptx-compile".into())
-            .spawn(move || {
-                let module = ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx));
-                // If the job stopped waiting, the module is unloaded here.
-                let _ = compiled.send(module);
-                drop(lease);
-            })
-            .map_err(launch_failed)?;
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        match blocking(|| result.recv_timeout(left)) {
-            Ok(module) => module.map_err(|e| CudaError::InvalidModule(e.to_string())),
-            Err(_) => {
-                self.wedge();
-                Err(CudaError::LaunchFailed(
-                    "the driver was still compiling the PTX at the job's deadline".into(),
-                ))
-            }
-        }
+        let compiler = self.compiler.as_ref().ok_or_else(no_driver)?;
+        let ordinal = u32::try_from(context.ctx.ordinal()).map_err(launch_failed)?;
+        let cubin = blocking(|| jit::compile(compiler, ordinal, ptx, self.deadline))?;
+        context
+            .ctx
+            .load_module(cudarc::nvrtc::Ptx::from_binary(cubin))
+            .map_err(|e| CudaError::InvalidModule(e.to_string()))
     }
 
     /// `alloc`: charged to the job's cap, then zeroed on the device.

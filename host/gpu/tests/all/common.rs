@@ -2,11 +2,17 @@
 
 use std::time::Duration;
 
+use kiln_gpu::cuda::PtxCompiler;
 use kiln_gpu::{DeviceConfig, GpuHost};
 use kiln_runtime::{JobLimits, JobReport, Runtime, RuntimeConfig, Workload};
 use tempfile::TempDir;
 
 pub use kiln_test_guests::guest;
+
+/// This crate's `kiln-ptx-compile`, which cargo builds for its tests.
+pub fn ptx_compiler() -> PtxCompiler {
+    PtxCompiler::new(env!("CARGO_BIN_EXE_kiln-ptx-compile"), Vec::<String>::new())
+}
 
 /// A runtime with the GPU extension, its own GPU host (so counters are
 /// this test's alone) and its own scratch root.
@@ -17,8 +23,13 @@ pub struct GpuSandbox {
 }
 
 impl GpuSandbox {
+    /// With the default device and this crate's PTX compiler process, as
+    /// a node runs.
     pub fn new() -> Self {
-        Self::with(DeviceConfig::default())
+        Self::with(DeviceConfig {
+            ptx_compiler: Some(ptx_compiler()),
+            ..DeviceConfig::default()
+        })
     }
 
     pub fn with(config: DeviceConfig) -> Self {

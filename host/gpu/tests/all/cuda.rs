@@ -1,8 +1,16 @@
-//! `kiln:gpu/cuda` on a machine without a CUDA driver: typed `no-driver`.
+//! `kiln:gpu/cuda` on a machine without a CUDA driver: typed `no-driver`;
+//! and the PTX compiler process, which runs with or without one.
 
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+use kiln_gpu::DeviceConfig;
 use kiln_runtime::JobError;
 
 use crate::common::{GpuSandbox, limits};
+
+/// The example's kernel, as the guest sends it.
+const VECADD_PTX: &str = include_str!("../../../../sdk/examples/vecadd-cuda/src/vecadd.ptx");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_driver_cuda_says_no_driver() {
@@ -26,4 +34,62 @@ async fn without_a_driver_cuda_says_no_driver() {
         other => panic!("expected the example's no-driver message, got {other:?}"),
     }
     sandbox.assert_healthy().await;
+}
+
+/// Without a compiler process CUDA is off, whatever the machine has: the
+/// driver's compiler never runs in the node's process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_ptx_compiler_process_cuda_is_off() {
+    let sandbox = GpuSandbox::with(DeviceConfig::default());
+    assert!(!sandbox.gpu.cuda_available());
+    let answer = sandbox.probe("cuda", limits()).await.unwrap();
+    assert!(
+        answer.starts_with("no-driver: CUDA is off on this node"),
+        "{answer}"
+    );
+}
+
+/// Runs `kiln-ptx-compile` with `args` and `stdin`.
+fn ptx_compile(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln-ptx-compile"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // The process may refuse before reading (a bad command line).
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_ptx_compiler_process_compiles_or_says_why_not() {
+    let output = ptx_compile(&["0"], VECADD_PTX.as_bytes());
+    let log = String::from_utf8_lossy(&output.stderr);
+    if kiln_gpu::cuda::driver_present() {
+        // A CUDA machine: a cubin for device 0.
+        assert!(output.status.success(), "{log}");
+        assert!(output.stdout.starts_with(b"\x7fELF"), "{log}");
+    } else {
+        assert_eq!(output.status.code(), Some(69), "{log}");
+        assert_eq!(log.trim(), "no CUDA driver (libcuda) on this node");
+        assert!(output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn the_ptx_compiler_process_refuses_what_it_must_not_compile() {
+    let usage = ptx_compile(&[], VECADD_PTX.as_bytes());
+    assert_eq!(usage.status.code(), Some(64));
+    let too_large = vec![b' '; kiln_gpu::limits::MAX_PTX_BYTES + 1];
+    let nul = format!("{VECADD_PTX}\0.entry hidden()");
+    for input in [too_large, nul.into_bytes()] {
+        let refused = ptx_compile(&["0"], &input);
+        let log = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(65), "{log}");
+        assert!(refused.stdout.is_empty());
+    }
 }

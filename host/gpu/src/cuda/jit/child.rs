@@ -1,0 +1,190 @@
+//! The compiler process's side: PTX on stdin, a cubin on stdout.
+//!
+//! It opens the device's primary context (the JIT compiles for the device
+//! of the current context), links the PTX with `cuLinkCreate`,
+//! `cuLinkAddData` and `cuLinkComplete`, and writes the image. Core dumps
+//! are off first: a module that crashes the compiler should leave nothing
+//! on the node's disk. The exit code says what happened (`EXIT_*` in the
+//! parent module); messages go to stderr, which the node reads as the log.
+
+use std::ffi::{OsString, c_void};
+use std::io::{Read as _, Write as _};
+use std::process::ExitCode;
+
+use cudarc::driver::CudaContext;
+use cudarc::driver::sys::{
+    CUjit_option, CUjitInputType, CUlinkState, CUresult, cuLinkAddData_v2, cuLinkComplete,
+    cuLinkCreate_v2, cuLinkDestroy,
+};
+
+use super::{EXIT_COMPILED, EXIT_INVALID_MODULE, EXIT_NO_DRIVER, EXIT_USAGE};
+use crate::cuda::driver_present;
+use crate::limits::MAX_PTX_BYTES;
+
+/// The driver's error log buffer: ptxas reports a bad module in a few
+/// lines; the node caps what it reads again.
+const LOG_BYTES: usize = 16 << 10;
+
+/// Runs the compiler process: `args` is the device's ordinal (what follows
+/// the program, or the subcommand, on its command line). For a binary's
+/// `main`: `std::process::exit` is not needed, the code is returned.
+pub fn compiler_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    // Best effort: where the limit cannot be set, the system's own applies.
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Core,
+        rustix::process::Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    );
+    match run(args) {
+        Ok(cubin) => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout.write_all(&cubin).and_then(|()| stdout.flush()) {
+                Ok(()) => ExitCode::from(EXIT_COMPILED),
+                Err(e) => fail(EXIT_USAGE, &format!("writing the cubin: {e}")),
+            }
+        }
+        Err((code, message)) => fail(code, &message),
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "{message}");
+    ExitCode::from(code)
+}
+
+pub(super) fn run(args: impl IntoIterator<Item = OsString>) -> Result<Vec<u8>, (u8, String)> {
+    let mut args = args.into_iter();
+    let ordinal = match (args.next(), args.next()) {
+        (Some(ordinal), None) => ordinal
+            .to_str()
+            .and_then(|ordinal| ordinal.parse::<usize>().ok())
+            .ok_or_else(|| (EXIT_USAGE, format!("not a device ordinal: {ordinal:?}")))?,
+        _ => return Err((EXIT_USAGE, "usage: <device ordinal> < module.ptx".into())),
+    };
+    let mut ptx = Vec::new();
+    let limit = u64::try_from(MAX_PTX_BYTES).unwrap_or(u64::MAX) + 1;
+    std::io::stdin()
+        .lock()
+        .take(limit)
+        .read_to_end(&mut ptx)
+        .map_err(|e| (EXIT_USAGE, format!("reading the PTX: {e}")))?;
+    if ptx.len() > MAX_PTX_BYTES {
+        return Err((
+            EXIT_INVALID_MODULE,
+            format!("more than {MAX_PTX_BYTES} bytes of PTX"),
+        ));
+    }
+    if ptx.contains(&0) {
+        return Err((EXIT_INVALID_MODULE, "the PTX holds a NUL byte".into()));
+    }
+    if !driver_present() {
+        return Err((
+            EXIT_NO_DRIVER,
+            "no CUDA driver (libcuda) on this node".into(),
+        ));
+    }
+    // cudarc panics rather than failing in a few driver-less corners.
+    let ctx = std::panic::catch_unwind(|| CudaContext::new(ordinal))
+        .map_err(|_| (EXIT_NO_DRIVER, "the CUDA driver could not start".into()))?
+        .map_err(|e| (EXIT_NO_DRIVER, format!("device {ordinal}: {e}")))?;
+    ctx.bind_to_thread()
+        .map_err(|e| (EXIT_NO_DRIVER, format!("device {ordinal}: {e}")))?;
+    // The driver reads PTX up to its terminating NUL.
+    ptx.push(0);
+    Link::create()
+        .and_then(|mut link| link.compile(&mut ptx))
+        .map_err(|message| (EXIT_INVALID_MODULE, message))
+}
+
+/// One `cuLink*` invocation, with the option arrays and log buffer the
+/// driver keeps pointers into until `cuLinkDestroy`.
+struct Link {
+    state: CUlinkState,
+    log: Box<[u8; LOG_BYTES]>,
+    _options: Box<[CUjit_option; 2]>,
+    _values: Box<[*mut c_void; 2]>,
+}
+
+impl Link {
+    fn create() -> Result<Self, String> {
+        let mut log = Box::new([0u8; LOG_BYTES]);
+        let mut options = Box::new([
+            CUjit_option::CU_JIT_ERROR_LOG_BUFFER,
+            CUjit_option::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+        ]);
+        let mut values = Box::new([
+            log.as_mut_ptr().cast::<c_void>(),
+            std::ptr::without_provenance_mut(LOG_BYTES),
+        ]);
+        let mut state: CUlinkState = std::ptr::null_mut();
+        #[allow(unsafe_code, reason = "a raw driver call")]
+        // SAFETY: the driver is loaded and a context is current (checked by
+        // the caller); the two options name a buffer of LOG_BYTES that lives,
+        // with both arrays, in the returned `Link` until `cuLinkDestroy`.
+        let result = unsafe {
+            cuLinkCreate_v2(2, options.as_mut_ptr(), values.as_mut_ptr(), &raw mut state)
+        };
+        if result != CUresult::CUDA_SUCCESS {
+            return Err(format!("cuLinkCreate: {result:?}"));
+        }
+        Ok(Self {
+            state,
+            log,
+            _options: options,
+            _values: values,
+        })
+    }
+
+    /// Compiles the NUL-terminated `ptx` and copies out the cubin.
+    fn compile(&mut self, ptx: &mut [u8]) -> Result<Vec<u8>, String> {
+        #[allow(unsafe_code, reason = "a raw driver call")]
+        // SAFETY: `state` is a live link; `ptx` is NUL-terminated and
+        // outlives the call, which reads it; the name is a C string literal;
+        // no per-input options are passed.
+        let added = unsafe {
+            cuLinkAddData_v2(
+                self.state,
+                CUjitInputType::CU_JIT_INPUT_PTX,
+                ptx.as_mut_ptr().cast::<c_void>(),
+                ptx.len(),
+                c"guest.ptx".as_ptr(),
+                0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        if added != CUresult::CUDA_SUCCESS {
+            return Err(self.error("compiling the PTX", added));
+        }
+        let (mut image, mut size) = (std::ptr::null_mut::<c_void>(), 0usize);
+        #[allow(unsafe_code, reason = "a raw driver call")]
+        // SAFETY: `state` is a live link; the call writes the two locals.
+        let completed = unsafe { cuLinkComplete(self.state, &raw mut image, &raw mut size) };
+        if completed != CUresult::CUDA_SUCCESS || image.is_null() {
+            return Err(self.error("linking the module", completed));
+        }
+        #[allow(unsafe_code, reason = "reading the image the driver returned")]
+        // SAFETY: on success the driver returns `size` bytes at `image`, owned
+        // by the link state, which lives until `self` drops.
+        let cubin = unsafe { std::slice::from_raw_parts(image.cast::<u8>(), size) }.to_vec();
+        Ok(cubin)
+    }
+
+    /// `doing` failed with `result`: the message, with the driver's log.
+    fn error(&self, doing: &str, result: CUresult) -> String {
+        let end = self.log.iter().position(|&b| b == 0).unwrap_or(LOG_BYTES);
+        let log = String::from_utf8_lossy(&self.log[..end]);
+        format!("{doing}: {result:?}\n{}", log.trim())
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        #[allow(unsafe_code, reason = "a raw driver call")]
+        // SAFETY: `state` came from a successful `cuLinkCreate` and is
+        // destroyed once, before the buffers it points into are freed.
+        let _ = unsafe { cuLinkDestroy(self.state) };
+    }
+}
