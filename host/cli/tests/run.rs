@@ -129,13 +129,13 @@ fn a_cuda_workload_reaches_the_driver_with_the_binarys_ptx_compiler() {
     let vecadd = guest("kiln_example_vecadd_cuda");
     let result = kiln(dir.path(), &[vecadd.as_os_str()]);
     let stdout = String::from_utf8_lossy(&result.stdout);
-    if kiln_gpu::cuda::driver_present() {
+    if kiln_gpu::cuda::device_count() > 0 {
         assert!(result.status.success(), "{stdout}");
     } else {
-        assert!(
-            stdout.contains("no CUDA driver (libcuda) on this node"),
-            "{stdout}"
-        );
+        // The example's own words for `no-driver`, and not for the node
+        // having no compiler process.
+        assert!(stdout.contains("no CUDA driver on this node"), "{stdout}");
+        assert!(!stdout.contains("CUDA is off"), "{stdout}");
     }
 }
 
@@ -156,12 +156,14 @@ fn ptx_compile_compiles_or_says_why_not() {
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), &ptx).unwrap();
     let output = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&output.stderr);
-    if kiln_gpu::cuda::driver_present() {
+    if kiln_gpu::cuda::device_count() > 0 {
         assert!(output.status.success(), "{log}");
         assert!(output.stdout.starts_with(b"\x7fELF"), "{log}");
     } else {
         // EX_UNAVAILABLE, and nothing but the reason on stderr.
         assert_eq!(output.status.code(), Some(69), "{log}");
-        assert_eq!(log.trim(), "no CUDA driver (libcuda) on this node");
+        if !kiln_gpu::cuda::driver_present() {
+            assert_eq!(log.trim(), "no CUDA driver (libcuda) on this node");
+        }
     }
 }

@@ -123,11 +123,11 @@ impl GpuHost {
         )
     }
 
-    /// True when this node can run CUDA workloads (a driver is present, and
-    /// a PTX compiler process is configured), what its capability manifest
-    /// says.
+    /// True when this node can run CUDA workloads (the driver sees a device,
+    /// and a PTX compiler process is configured), what its capability
+    /// manifest says.
     pub fn cuda_available(&self) -> bool {
-        self.shared.config.ptx_compiler.is_some() && cuda::driver_present()
+        self.shared.config.ptx_compiler.is_some() && cuda::device_count() > 0
     }
 
     /// A job's state outside any runtime, for tests of the host calls themselves.

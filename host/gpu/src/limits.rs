@@ -53,6 +53,13 @@ pub const MAX_CUBIN_BYTES: usize = 16 << 20;
 /// log buffer (`cuda::jit`) is smaller still.
 pub const MAX_COMPILE_LOG_BYTES: usize = 64 << 10;
 
+/// How long the node waits, after killing the PTX compiler process, for it
+/// to end and its output pipes to close: 2 s. A killed process ends within
+/// microseconds, unless it sleeps uninterruptibly in the driver or left
+/// its process group; the job does not wait on either (a thread of its own
+/// reaps the one, the other is reported).
+pub const COMPILER_KILL_GRACE: Duration = Duration::from_secs(2);
+
 /// Largest write or read of a CUDA buffer in one call: 256 MiB. The data
 /// crosses guest memory (capped by the job's memory limit anyway); this
 /// bounds one host-side copy.

@@ -26,13 +26,10 @@ pub fn ptx_compile(args: PtxCompileArgs) -> ExitCode {
 }
 
 /// The default device, with this binary's `ptx-compile` as the PTX
-/// compiler. Where the binary cannot name its own path, CUDA is off.
+/// compiler.
 pub fn device_config() -> DeviceConfig {
-    let ptx_compiler = PtxCompiler::this_executable([PTX_COMPILE])
-        .inspect_err(|e| tracing::warn!("CUDA is off: this binary's path is unknown: {e}"))
-        .ok();
     DeviceConfig {
-        ptx_compiler,
+        ptx_compiler: Some(PtxCompiler::this_executable([PTX_COMPILE])),
         ..DeviceConfig::default()
     }
 }

@@ -19,6 +19,24 @@ pub fn driver_present() -> bool {
     })
 }
 
+/// How many CUDA devices the driver sees: 0 without a driver, and where a
+/// driver library loads but finds no device (a container with the library
+/// and no GPU). Asked once, since devices do not come and go under a node.
+pub fn device_count() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        if !driver_present() {
+            return 0;
+        }
+        // cudarc panics rather than failing in a few driver-less corners.
+        std::panic::catch_unwind(cudarc::driver::CudaContext::device_count)
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|count| usize::try_from(count).ok())
+            .unwrap_or(0)
+    })
+}
+
 /// The CUDA driver's version, as `cuDriverGetVersion` gives it (12040 for
 /// 12.4), or `None` where it cannot say.
 fn driver_version() -> Option<i32> {

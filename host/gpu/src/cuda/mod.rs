@@ -41,7 +41,7 @@ use crate::limits::{MAX_CUDA_COPY_BYTES, MAX_CUDA_KERNEL_ARGS, MAX_PTX_BYTES};
 use crate::webgpu::link::blocking;
 use crate::webgpu::objects::{Charge, JobId, MemoryAccount};
 use driver::driver_param_sizes;
-pub use driver::driver_present;
+pub use driver::{device_count, driver_present};
 pub use jit::PtxCompiler;
 pub use jit::child::compiler_main;
 use lease::Lease;

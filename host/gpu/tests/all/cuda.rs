@@ -69,13 +69,15 @@ fn ptx_compile(args: &[&str], stdin: &[u8]) -> Output {
 fn the_ptx_compiler_process_compiles_or_says_why_not() {
     let output = ptx_compile(&["0"], VECADD_PTX.as_bytes());
     let log = String::from_utf8_lossy(&output.stderr);
-    if kiln_gpu::cuda::driver_present() {
+    if kiln_gpu::cuda::device_count() > 0 {
         // A CUDA machine: a cubin for device 0.
         assert!(output.status.success(), "{log}");
         assert!(output.stdout.starts_with(b"\x7fELF"), "{log}");
     } else {
         assert_eq!(output.status.code(), Some(69), "{log}");
-        assert_eq!(log.trim(), "no CUDA driver (libcuda) on this node");
+        if !kiln_gpu::cuda::driver_present() {
+            assert_eq!(log.trim(), "no CUDA driver (libcuda) on this node");
+        }
         assert!(output.stdout.is_empty());
     }
 }

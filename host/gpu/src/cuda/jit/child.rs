@@ -2,10 +2,13 @@
 //!
 //! It opens the device's primary context (the JIT compiles for the device
 //! of the current context), links the PTX with `cuLinkCreate`,
-//! `cuLinkAddData` and `cuLinkComplete`, and writes the image. Core dumps
-//! are off first: a module that crashes the compiler should leave nothing
-//! on the node's disk. The exit code says what happened (`EXIT_*` in the
-//! parent module); messages go to stderr, which the node reads as the log.
+//! `cuLinkAddData` and `cuLinkComplete`, and writes the image. First it
+//! makes itself undumpable (a module that crashes the compiler leaves no
+//! core on the node's disk, nor hands one to a `core_pattern` handler), the
+//! first process the kernel's OOM killer takes, and killed with the thread
+//! that started it (a node that dies takes its compile with it). The exit
+//! code says what happened (`EXIT_*` in the parent module); messages go to
+//! stderr, which the node reads as the log.
 
 use std::ffi::{OsString, c_void};
 use std::io::{Read as _, Write as _};
@@ -17,7 +20,7 @@ use cudarc::driver::sys::{
     cuLinkCreate_v2, cuLinkDestroy,
 };
 
-use super::{EXIT_COMPILED, EXIT_INVALID_MODULE, EXIT_NO_DRIVER, EXIT_USAGE};
+use super::{EXIT_COMPILED, EXIT_DRIVER_FAILED, EXIT_INVALID_MODULE, EXIT_NO_DRIVER, EXIT_USAGE};
 use crate::cuda::driver_present;
 use crate::limits::MAX_PTX_BYTES;
 
@@ -29,14 +32,7 @@ const LOG_BYTES: usize = 16 << 10;
 /// the program, or the subcommand, on its command line). For a binary's
 /// `main`: `std::process::exit` is not needed, the code is returned.
 pub fn compiler_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    // Best effort: where the limit cannot be set, the system's own applies.
-    let _ = rustix::process::setrlimit(
-        rustix::process::Resource::Core,
-        rustix::process::Rlimit {
-            current: Some(0),
-            maximum: Some(0),
-        },
-    );
+    contain_this_process();
     match run(args) {
         Ok(cubin) => {
             let mut stdout = std::io::stdout().lock();
@@ -47,6 +43,24 @@ pub fn compiler_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
         Err((code, message)) => fail(code, &message),
     }
+}
+
+/// Best effort each: where one cannot be set, the system's default holds.
+fn contain_this_process() {
+    use rustix::process::{
+        DumpableBehavior, Resource, Rlimit, Signal, set_dumpable_behavior,
+        set_parent_process_death_signal, setrlimit,
+    };
+    let _ = setrlimit(
+        Resource::Core,
+        Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    );
+    let _ = set_dumpable_behavior(DumpableBehavior::NotDumpable);
+    let _ = set_parent_process_death_signal(Some(Signal::KILL));
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
@@ -86,38 +100,64 @@ pub(super) fn run(args: impl IntoIterator<Item = OsString>) -> Result<Vec<u8>, (
         ));
     }
     // cudarc panics rather than failing in a few driver-less corners.
+    let device_failed = |e: cudarc::driver::DriverError| {
+        let code = match e.0 {
+            CUresult::CUDA_ERROR_NO_DEVICE
+            | CUresult::CUDA_ERROR_INVALID_DEVICE
+            | CUresult::CUDA_ERROR_SYSTEM_DRIVER_MISMATCH
+            | CUresult::CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE => EXIT_NO_DRIVER,
+            _ => EXIT_DRIVER_FAILED,
+        };
+        (code, format!("device {ordinal}: {e}"))
+    };
     let ctx = std::panic::catch_unwind(|| CudaContext::new(ordinal))
         .map_err(|_| (EXIT_NO_DRIVER, "the CUDA driver could not start".into()))?
-        .map_err(|e| (EXIT_NO_DRIVER, format!("device {ordinal}: {e}")))?;
-    ctx.bind_to_thread()
-        .map_err(|e| (EXIT_NO_DRIVER, format!("device {ordinal}: {e}")))?;
+        .map_err(device_failed)?;
+    ctx.bind_to_thread().map_err(device_failed)?;
     // The driver reads PTX up to its terminating NUL.
     ptx.push(0);
-    Link::create()
-        .and_then(|mut link| link.compile(&mut ptx))
-        .map_err(|message| (EXIT_INVALID_MODULE, message))
+    let mut link = Link::create().map_err(|message| (EXIT_DRIVER_FAILED, message))?;
+    link.compile(&mut ptx)
+}
+
+/// True when the driver refused the module itself, rather than failing
+/// for a reason of its own (memory, a missing JIT compiler): the guest is
+/// told `invalid-module` only then.
+fn blames_the_module(result: CUresult) -> bool {
+    matches!(
+        result,
+        CUresult::CUDA_ERROR_INVALID_PTX
+            | CUresult::CUDA_ERROR_INVALID_IMAGE
+            | CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+            | CUresult::CUDA_ERROR_NO_BINARY_FOR_GPU
+            | CUresult::CUDA_ERROR_INVALID_SOURCE
+            | CUresult::CUDA_ERROR_NOT_FOUND
+            | CUresult::CUDA_ERROR_SHARED_OBJECT_SYMBOL_NOT_FOUND
+    )
 }
 
 /// One `cuLink*` invocation, with the option arrays and log buffer the
 /// driver keeps pointers into until `cuLinkDestroy`.
+/// `Vec`s rather than `Box`es: moving a `Box` asserts it is the only
+/// pointer to its memory, and the driver holds others.
 struct Link {
     state: CUlinkState,
-    log: Box<[u8; LOG_BYTES]>,
-    _options: Box<[CUjit_option; 2]>,
-    _values: Box<[*mut c_void; 2]>,
+    log: Vec<u8>,
+    _options: Vec<CUjit_option>,
+    _values: Vec<*mut c_void>,
 }
 
 impl Link {
     fn create() -> Result<Self, String> {
-        let mut log = Box::new([0u8; LOG_BYTES]);
-        let mut options = Box::new([
+        let mut log = vec![0u8; LOG_BYTES];
+        let mut options = vec![
             CUjit_option::CU_JIT_ERROR_LOG_BUFFER,
             CUjit_option::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
-        ]);
-        let mut values = Box::new([
+        ];
+        let mut values = vec![
             log.as_mut_ptr().cast::<c_void>(),
             std::ptr::without_provenance_mut(LOG_BYTES),
-        ]);
+        ];
         let mut state: CUlinkState = std::ptr::null_mut();
         #[allow(unsafe_code, reason = "a raw driver call")]
         // SAFETY: the driver is loaded and a context is current (checked by
@@ -137,8 +177,9 @@ impl Link {
         })
     }
 
-    /// Compiles the NUL-terminated `ptx` and copies out the cubin.
-    fn compile(&mut self, ptx: &mut [u8]) -> Result<Vec<u8>, String> {
+    /// Compiles the NUL-terminated `ptx` and copies out the cubin, or says
+    /// why not, with the exit code that tells whose fault it was.
+    fn compile(&mut self, ptx: &mut [u8]) -> Result<Vec<u8>, (u8, String)> {
         #[allow(unsafe_code, reason = "a raw driver call")]
         // SAFETY: `state` is a live link; `ptx` is NUL-terminated and
         // outlives the call, which reads it; the name is a C string literal;
@@ -172,11 +213,17 @@ impl Link {
         Ok(cubin)
     }
 
-    /// `doing` failed with `result`: the message, with the driver's log.
-    fn error(&self, doing: &str, result: CUresult) -> String {
+    /// `doing` failed with `result`: the exit code and the message, with
+    /// the driver's log.
+    fn error(&self, doing: &str, result: CUresult) -> (u8, String) {
         let end = self.log.iter().position(|&b| b == 0).unwrap_or(LOG_BYTES);
         let log = String::from_utf8_lossy(&self.log[..end]);
-        format!("{doing}: {result:?}\n{}", log.trim())
+        let code = if blames_the_module(result) {
+            EXIT_INVALID_MODULE
+        } else {
+            EXIT_DRIVER_FAILED
+        };
+        (code, format!("{doing}: {result:?}\n{}", log.trim()))
     }
 }
 

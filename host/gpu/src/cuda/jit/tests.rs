@@ -21,11 +21,63 @@ fn compiled(compiler: &PtxCompiler, ptx: &str) -> Result<Vec<u8>, CudaError> {
     compile(compiler, 3, ptx.to_owned(), in_a_minute())
 }
 
+/// `ptxas -arch=sm_52 sdk/examples/vecadd-cuda/src/vecadd.ptx` (12.9).
+const VECADD_CUBIN: &[u8] = include_bytes!("vecadd_sm52.cubin");
+
+fn fixture() -> String {
+    format!(
+        "{}/src/cuda/jit/vecadd_sm52.cubin",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
 #[test]
 fn the_cubin_comes_back_for_the_ptx_sent_and_the_device_named() {
-    let echo = script(r#"test "$1" = 3 || exit 1; printf '\177ELF'; cat"#);
-    let cubin = compiled(&echo, ".version 8.0").unwrap();
-    assert_eq!(cubin, b"\x7fELF.version 8.0");
+    let compiler = script(&format!(
+        r#"test "$1" = 3 && test "$(cat)" = '.version 8.0' || exit 1; cat '{}'"#,
+        fixture()
+    ));
+    let cubin = compiled(&compiler, ".version 8.0").unwrap();
+    assert_eq!(cubin, VECADD_CUBIN);
+}
+
+/// Only what the driver reads reaches the compiler: not the node's
+/// environment (its paths, its home), and the driver's disk cache is off.
+#[test]
+fn the_compiler_sees_only_the_drivers_environment_with_its_cache_off() {
+    let compiler = script("cat >/dev/null; env >&2; exit 65");
+    let Err(CudaError::InvalidModule(environment)) = compiled(&compiler, ".version 8.0") else {
+        panic!("the script's exit was not read");
+    };
+    let names: Vec<&str> = environment
+        .lines()
+        .filter_map(|line| line.split('=').next())
+        .filter(|name| !["PWD", "SHLVL", "_"].contains(name))
+        .collect();
+    assert!(
+        environment
+            .lines()
+            .any(|line| line == "CUDA_CACHE_DISABLE=1")
+    );
+    for name in names {
+        assert!(
+            ["CUDA_", "NVIDIA_", "__NV", "LD_LIBRARY_PATH"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix)),
+            "{name} reached the compiler"
+        );
+    }
+}
+
+#[test]
+fn a_driver_failure_is_launch_failed_not_the_modules_fault() {
+    let failing = script("cat >/dev/null; echo 'device 0: CUDA_ERROR_OUT_OF_MEMORY' >&2; exit 75");
+    match compiled(&failing, ".version 8.0") {
+        Err(CudaError::LaunchFailed(message)) => {
+            assert_eq!(message, "device 0: CUDA_ERROR_OUT_OF_MEMORY");
+        }
+        other => panic!("expected launch-failed, got {other:?}"),
+    }
 }
 
 #[test]
@@ -39,7 +91,7 @@ fn a_compile_error_is_invalid_module_with_the_compilers_log() {
 
 #[test]
 fn a_compiler_crash_is_the_modules_invalid_module_not_the_nodes() {
-    let crashing = script("kill -SEGV $$");
+    let crashing = script("ulimit -c 0; kill -SEGV $$");
     match compiled(&crashing, ".version 8.0") {
         Err(CudaError::InvalidModule(message)) => {
             assert!(message.contains("crashed"), "{message}");
@@ -61,7 +113,8 @@ fn a_child_without_a_driver_is_no_driver() {
 }
 
 /// The script's own child keeps the output pipes open: were it not killed
-/// with the group, reading the output would wait the 1000 s out.
+/// with the group, the output would stay open, and the compile would end as
+/// "did not end" or "stayed open" instead.
 #[test]
 fn a_compile_past_the_deadline_is_killed_with_everything_it_started() {
     let endless = script("sleep 1000 & wait");
@@ -74,9 +127,14 @@ fn a_compile_past_the_deadline_is_killed_with_everything_it_started() {
 
 /// Without the bound the compile would run to the deadline a minute away,
 /// and fail as launch-failed; the bound stops it as the module's fault.
+/// The floods ignore a broken pipe and start again, so only the node's
+/// kill ends them.
 #[test]
 fn output_past_its_bound_is_refused_and_the_compiler_stopped() {
-    for flooding in ["yes", "yes >&2"] {
+    for flooding in [
+        "trap '' PIPE; while :; do yes; done",
+        "trap '' PIPE; while :; do yes >&2; done",
+    ] {
         match compiled(&script(flooding), ".version 8.0") {
             Err(CudaError::InvalidModule(message)) => {
                 assert!(message.contains("more than"), "{flooding}: {message}");
@@ -88,13 +146,20 @@ fn output_past_its_bound_is_refused_and_the_compiler_stopped() {
 
 #[test]
 fn output_that_is_not_a_cubin_is_never_handed_to_the_driver() {
-    for image in ["'.version 8.0'", "'\\120\\355\\060\\272'"] {
-        let returning = script(&format!("cat >/dev/null; printf {image}"));
+    // PTX, a fatbin's magic, an ELF header alone, a truncated cubin.
+    let truncated = format!("head -c 1000 '{}'", fixture());
+    for image in [
+        r"printf '.version 8.0'",
+        r"printf '\120\355\125\272'",
+        r"printf '\177ELF'",
+        &truncated,
+    ] {
+        let returning = script(&format!("cat >/dev/null; {image}"));
         match compiled(&returning, ".version 8.0") {
             Err(CudaError::LaunchFailed(message)) => {
-                assert!(message.contains("no ELF"), "{message}")
+                assert!(message.contains("wrote no cubin"), "{image}: {message}");
             }
-            other => panic!("expected launch-failed, got {other:?}"),
+            other => panic!("{image}: expected launch-failed, got {other:?}"),
         }
     }
 }
