@@ -25,9 +25,10 @@
 //! - maps the outcome to a typed error: a compile error or a crash is
 //!   `invalid-module` (the guest's module did it), a child that found no
 //!   driver or device is `no-driver`, anything else `launch-failed`;
-//! - hands the driver only a well-formed cubin (`cubin.rs`), which it loads
-//!   without compiling: PTX or a fatbin handed back would be compiled in the
-//!   node's process after all.
+//! - hands the driver only a cubin whose headers, sections and segments
+//!   lie inside the bytes read (`cubin.rs`), which it loads without
+//!   compiling: PTX or a fatbin handed back would be compiled in the node's
+//!   process after all.
 
 use std::ffi::OsString;
 use std::io::{Read, Write as _};
@@ -62,6 +63,10 @@ const EXIT_NO_DRIVER: u8 = 69;
 /// The driver failed for a reason of its own (out of memory, no JIT
 /// compiler); the message is on stderr (`EX_TEMPFAIL`).
 const EXIT_DRIVER_FAILED: u8 = 75;
+
+/// The variable that tells the child its node's process id, so that it can
+/// see whether the node died before the child armed its death signal.
+const NODE_PID_VARIABLE: &str = "KILN_NODE_PID";
 
 /// The environment variables the child keeps, by prefix: what the driver
 /// reads (device selection and order, library paths).
@@ -123,6 +128,7 @@ pub(crate) fn compile(
                 && !name.starts_with("CUDA_CACHE")
         }))
         .env("CUDA_CACHE_DISABLE", "1")
+        .env(NODE_PID_VARIABLE, std::process::id().to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -148,8 +154,9 @@ pub(crate) fn compile(
     let finished = wait::until(deadline, || {
         Ok::<_, std::io::Error>(running.overflowed() || exited(&child)?)
     });
-    // Whatever happened, nothing of the compile outlives this call. The
-    // child is not reaped yet, so its group's id is still its own.
+    // Whatever happened, the group is killed. The child is not reaped yet,
+    // so its group's id is still its own: nothing else in the node reaps
+    // children it did not start (no SIGCHLD ignored, no waitpid(-1)).
     kill_group(&child);
     let status = reap(child).ok_or_else(|| {
         CudaError::LaunchFailed("the PTX compiler did not end when killed".into())
@@ -243,6 +250,7 @@ fn reap(mut child: Child) -> Option<ExitStatus> {
         Ok::<_, std::io::Error>(status.is_some())
     });
     if status.is_none() {
+        // Without a thread, the child stays a zombie until the node exits.
         let _ = std::thread::Builder::new()
             .name("kiln-ptx-reaper".into())
             .spawn(move || child.wait());

@@ -95,3 +95,57 @@ fn the_ptx_compiler_process_refuses_what_it_must_not_compile() {
         assert!(refused.stdout.is_empty());
     }
 }
+
+/// Before it reads anything, the compiler process makes itself first in
+/// line for the OOM killer and turns core dumps off: it is seen so while
+/// it waits for its input.
+#[test]
+fn the_ptx_compiler_process_contains_itself_before_reading() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln-ptx-compile"))
+        .arg("0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let proc = std::path::PathBuf::from(format!("/proc/{}", child.id()));
+    let contained = || {
+        let oom = std::fs::read_to_string(proc.join("oom_score_adj")).unwrap_or_default();
+        let limits = std::fs::read_to_string(proc.join("limits")).unwrap_or_default();
+        let core = limits
+            .lines()
+            .find(|line| line.starts_with("Max core file size"))
+            .map(|line| line.split_whitespace().skip(4).take(2).collect::<Vec<_>>());
+        oom.trim() == "1000" && core == Some(vec!["0", "0"])
+    };
+    // Ten seconds at most for a process to start and make four calls.
+    let seen = (0..1000).any(|_| {
+        let seen = contained();
+        if !seen {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        seen
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen,
+        "no OOM score of 1000 and core limit of 0 on the compiler"
+    );
+}
+
+/// A compiler whose node died before it armed its death signal has another
+/// parent by then, and exits without compiling.
+#[test]
+fn the_ptx_compiler_process_exits_when_its_node_is_gone() {
+    let not_the_parent = (std::process::id() + 1).to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_kiln-ptx-compile"))
+        .arg("0")
+        .env("KILN_NODE_PID", not_the_parent)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(75), "{log}");
+    assert_eq!(log.trim(), "the node that started this compile is gone");
+}

@@ -6,7 +6,9 @@
 //! makes itself undumpable (a module that crashes the compiler leaves no
 //! core on the node's disk, nor hands one to a `core_pattern` handler), the
 //! first process the kernel's OOM killer takes, and killed with the thread
-//! that started it (a node that dies takes its compile with it). The exit
+//! that started it (a node that dies takes its compile with it; one that
+//! died before that was armed is no longer the child's parent, and the
+//! child exits). The exit
 //! code says what happened (`EXIT_*` in the parent module); messages go to
 //! stderr, which the node reads as the log.
 
@@ -20,7 +22,10 @@ use cudarc::driver::sys::{
     cuLinkCreate_v2, cuLinkDestroy,
 };
 
-use super::{EXIT_COMPILED, EXIT_DRIVER_FAILED, EXIT_INVALID_MODULE, EXIT_NO_DRIVER, EXIT_USAGE};
+use super::{
+    EXIT_COMPILED, EXIT_DRIVER_FAILED, EXIT_INVALID_MODULE, EXIT_NO_DRIVER, EXIT_USAGE,
+    NODE_PID_VARIABLE,
+};
 use crate::cuda::driver_present;
 use crate::limits::MAX_PTX_BYTES;
 
@@ -32,7 +37,12 @@ const LOG_BYTES: usize = 16 << 10;
 /// the program, or the subcommand, on its command line). For a binary's
 /// `main`: `std::process::exit` is not needed, the code is returned.
 pub fn compiler_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    contain_this_process();
+    if !contain_this_process() {
+        return fail(
+            EXIT_DRIVER_FAILED,
+            "the node that started this compile is gone",
+        );
+    }
     match run(args) {
         Ok(cubin) => {
             let mut stdout = std::io::stdout().lock();
@@ -46,11 +56,17 @@ pub fn compiler_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 /// Best effort each: where one cannot be set, the system's default holds.
-fn contain_this_process() {
+/// False when the node that started the compile (`NODE_PID_VARIABLE`) is
+/// no longer this process's parent: it died before the death signal was
+/// armed.
+fn contain_this_process() -> bool {
     use rustix::process::{
-        DumpableBehavior, Resource, Rlimit, Signal, set_dumpable_behavior,
+        DumpableBehavior, Resource, Rlimit, Signal, getppid, set_dumpable_behavior,
         set_parent_process_death_signal, setrlimit,
     };
+    // First: once undumpable, /proc/self is root's, and a node that does
+    // not run as root could no longer write it.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     let _ = setrlimit(
         Resource::Core,
         Rlimit {
@@ -60,7 +76,10 @@ fn contain_this_process() {
     );
     let _ = set_dumpable_behavior(DumpableBehavior::NotDumpable);
     let _ = set_parent_process_death_signal(Some(Signal::KILL));
-    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
+    let node = std::env::var(NODE_PID_VARIABLE)
+        .ok()
+        .and_then(|pid| pid.parse::<i32>().ok());
+    node.is_none_or(|node| getppid().is_some_and(|parent| parent.as_raw_nonzero().get() == node))
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {

@@ -52,13 +52,15 @@ fn the_compiler_sees_only_the_drivers_environment_with_its_cache_off() {
     let names: Vec<&str> = environment
         .lines()
         .filter_map(|line| line.split('=').next())
-        .filter(|name| !["PWD", "SHLVL", "_"].contains(name))
+        .filter(|name| !["PWD", "SHLVL", "_", "KILN_NODE_PID"].contains(name))
         .collect();
     assert!(
         environment
             .lines()
             .any(|line| line == "CUDA_CACHE_DISABLE=1")
     );
+    let node = format!("KILN_NODE_PID={}", std::process::id());
+    assert!(environment.lines().any(|line| line == node));
     for name in names {
         assert!(
             ["CUDA_", "NVIDIA_", "__NV", "LD_LIBRARY_PATH"]
@@ -114,21 +116,19 @@ fn a_child_without_a_driver_is_no_driver() {
 
 /// The script's own child keeps the output pipes open: were it not killed
 /// with the group, the output would stay open, and the compile would end as
-/// "did not end" or "stayed open" instead.
+/// "did not end" or "stayed open" instead. Neither reads its input, larger
+/// than a pipe holds, so the node's write blocks until the kill.
 #[test]
 fn a_compile_past_the_deadline_is_killed_with_everything_it_started() {
-    let endless = script("sleep 1000 & wait");
+    let endless = script("sleep 30 & wait");
     let deadline = Instant::now() + Duration::from_millis(200);
-    match compile(&endless, 0, ".version 8.0".into(), deadline) {
+    let ptx = "/".repeat(MAX_PTX_BYTES);
+    match compile(&endless, 0, ptx, deadline) {
         Err(CudaError::LaunchFailed(message)) => assert!(message.contains("deadline"), "{message}"),
         other => panic!("expected launch-failed, got {other:?}"),
     }
 }
 
-/// Without the bound the compile would run to the deadline a minute away,
-/// and fail as launch-failed; the bound stops it as the module's fault.
-/// The floods ignore a broken pipe and start again, so only the node's
-/// kill ends them.
 #[test]
 fn output_past_its_bound_is_refused_and_the_compiler_stopped() {
     for flooding in [
@@ -146,12 +146,15 @@ fn output_past_its_bound_is_refused_and_the_compiler_stopped() {
 
 #[test]
 fn output_that_is_not_a_cubin_is_never_handed_to_the_driver() {
-    // PTX, a fatbin's magic, an ELF header alone, a truncated cubin.
+    // PTX, a fatbin's magic, the ELF magic, a cubin's ELF header alone, a
+    // truncated cubin.
+    let header = format!("head -c 64 '{}'", fixture());
     let truncated = format!("head -c 1000 '{}'", fixture());
     for image in [
         r"printf '.version 8.0'",
         r"printf '\120\355\125\272'",
         r"printf '\177ELF'",
+        &header,
         &truncated,
     ] {
         let returning = script(&format!("cat >/dev/null; {image}"));
