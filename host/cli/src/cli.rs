@@ -58,23 +58,26 @@ impl Command {
     }
 }
 
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // A child of a node: its stderr is the compile log, no log lines there.
-    let cli = match cli.command {
-        Command::PtxCompile(args) => return commands::gpu::ptx_compile(args),
-        command => Cli { command },
-    };
+/// Logs to stderr, filtered by `KILN_LOG`; JSON lines for `json`.
+fn init_logs(json: bool) {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr);
-    if cli.command.json_logs() {
+    if json {
         logs.json().init();
     } else {
         logs.init();
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A node's PTX compiler: its stderr is the compile log, no log lines there.
+    if !matches!(cli.command, Command::PtxCompile(_)) {
+        init_logs(cli.command.json_logs());
     }
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(args),

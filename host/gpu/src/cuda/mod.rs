@@ -58,6 +58,10 @@ fn launch_failed(error: impl std::fmt::Display) -> CudaError {
 pub struct Context {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
+    /// The device's ordinal, as the guest named it.
+    ordinal: u32,
+    /// The process that compiles the PTX loaded on it.
+    compiler: PtxCompiler,
     /// The job's hold on the device, shared by everything made on it.
     lease: Lease,
 }
@@ -90,12 +94,12 @@ pub(crate) struct CudaJob {
     compiler: Option<PtxCompiler>,
     /// Every context the job opened, for a wedged job's teardown to wait on.
     contexts: Mutex<Vec<Arc<CudaContext>>>,
-    /// Set when the job's work (a kernel, a copy, the PTX compile) may
-    /// still be running on the device: a wait reached the deadline, or the
-    /// driver failed after a launch. Every later call then fails at once,
-    /// since any of them could wait on that work (cudarc frees memory and
-    /// unloads modules after waiting for the stream on some devices), and
-    /// the job's objects are dropped on a thread of their own.
+    /// Set when the job's work (a kernel, a copy) may still be running on
+    /// the device: a wait reached the deadline, or the driver failed after
+    /// a launch. Every later call then fails at once, since any of them
+    /// could wait on that work (cudarc frees memory and unloads modules
+    /// after waiting for the stream on some devices), and the job's objects
+    /// are dropped on a thread of their own.
     wedged: AtomicBool,
 }
 
@@ -166,13 +170,13 @@ impl CudaJob {
 
     /// `context.open`.
     pub(crate) fn open(&self, ordinal: u32) -> Result<Context, CudaError> {
-        if self.compiler.is_none() {
+        let Some(compiler) = &self.compiler else {
             return Err(CudaError::NoDriver(
                 "CUDA is off on this node: it has no PTX compiler process \
                  (DeviceConfig::ptx_compiler)"
                     .into(),
             ));
-        }
+        };
         if !driver_present() {
             return Err(no_driver());
         }
@@ -196,7 +200,13 @@ impl CudaJob {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(ctx.clone());
-        Ok(Context { ctx, stream, lease })
+        Ok(Context {
+            ctx,
+            stream,
+            ordinal,
+            compiler: compiler.clone(),
+            lease,
+        })
     }
 
     pub(crate) fn device_name(&self, context: &Context) -> Result<String, CudaError> {
@@ -233,9 +243,8 @@ impl CudaJob {
         context: &Context,
         ptx: String,
     ) -> Result<Arc<cudarc::driver::CudaModule>, CudaError> {
-        let compiler = self.compiler.as_ref().ok_or_else(no_driver)?;
-        let ordinal = u32::try_from(context.ctx.ordinal()).map_err(launch_failed)?;
-        let cubin = blocking(|| jit::compile(compiler, ordinal, ptx, self.deadline))?;
+        let cubin =
+            blocking(|| jit::compile(&context.compiler, context.ordinal, ptx, self.deadline))?;
         context
             .ctx
             .load_module(cudarc::nvrtc::Ptx::from_binary(cubin))
