@@ -54,6 +54,12 @@ pub const MAX_CANCEL_TRIES: usize = 5;
 /// renter gives up.
 pub const MAX_RESUBMISSIONS: usize = 3;
 
+/// How long the renter waits, once the job is done, for the node's final
+/// receipt (the one carrying its proof of execution), which may trail the
+/// state change through the scheduler's relay. Past it, the job's outcome
+/// is a timeout, never a proof mismatch.
+pub const FINAL_RECEIPT_WAIT: Duration = Duration::from_secs(5);
+
 /// What a renter asks for.
 #[derive(Debug, Clone)]
 pub struct JobRequest {

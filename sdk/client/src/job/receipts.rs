@@ -10,9 +10,27 @@ use kiln_protocol::{Digest, PublicKey, Rates, SignedReceipt, proof_of_execution}
 use kiln_scheduler_api::messages::{RenterAction, renter_action_message, result_seal_context};
 use kiln_scheduler_api::wire::{JobStatus, PostReceipt, RenterSigned};
 
-use super::{JobOutcome, JobRequest, Progress, Renter, signature_hex};
+use super::{FINAL_RECEIPT_WAIT, JobOutcome, JobRequest, Progress, Renter, signature_hex};
 use crate::error::{ClientError, Result};
 use crate::file::ReceiptsFile;
+
+/// Holds the node to its proof of execution: the final receipt's `output`
+/// against the proof of the result the renter opened. A last receipt
+/// without a proof (all zero) is not the final one, which never arrived: a
+/// timeout, not a node caught lying (a relay that lost the receipt, say to
+/// a full disk, must not make an honest node look like a cheat).
+fn hold_to_proof(output: Digest, proof: Digest, node: PublicKey) -> Result<()> {
+    if output == Digest::ZERO {
+        return Err(ClientError::Timeout {
+            what: "the node's final receipt (its proof of execution)",
+            seconds: FINAL_RECEIPT_WAIT.as_secs(),
+        });
+    }
+    if output != proof {
+        return Err(ClientError::ProofMismatch { node });
+    }
+    Ok(())
+}
 
 /// One submission's receipts as the renter keeps them.
 pub(super) struct Receipts {
@@ -151,7 +169,7 @@ impl Renter {
             });
         };
         // The final receipt may trail the state change by a moment.
-        let until = Instant::now() + Duration::from_secs(5);
+        let until = Instant::now() + FINAL_RECEIPT_WAIT;
         while status.state == "done"
             && receipts
                 .kept
@@ -173,9 +191,11 @@ impl Renter {
                 .kept
                 .last()
                 .ok_or_else(|| ClientError::Receipt("no final receipt".into()))?;
-            if last.receipt.output != proof_of_execution(job, &plain, &node) {
-                return Err(ClientError::ProofMismatch { node });
-            }
+            hold_to_proof(
+                last.receipt.output,
+                proof_of_execution(job, &plain, &node),
+                node,
+            )?;
             output = Some(plain.to_vec());
         }
         let settled = self.await_close(job, request.settle_timeout).await?;
@@ -215,6 +235,28 @@ impl Renter {
                 return Ok(false);
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_protocol::{Digest, PublicKey, sha256};
+
+    use super::hold_to_proof;
+    use crate::error::ClientError;
+
+    #[test]
+    fn only_a_final_receipt_can_accuse_the_node() {
+        let (node, proof) = (PublicKey([7; 32]), sha256(&[b"job", b"result", b"node"]));
+        hold_to_proof(proof, proof, node).unwrap();
+        match hold_to_proof(sha256(&[b"another result"]), proof, node) {
+            Err(ClientError::ProofMismatch { node: named }) => assert_eq!(named, node),
+            other => panic!("expected a proof mismatch, got {other:?}"),
+        }
+        match hold_to_proof(Digest::ZERO, proof, node) {
+            Err(ClientError::Timeout { what, .. }) => assert!(what.contains("final receipt")),
+            other => panic!("expected a timeout, got {other:?}"),
         }
     }
 }
