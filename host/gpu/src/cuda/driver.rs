@@ -2,10 +2,10 @@
 //! that the driver has it: cudarc's loader panics on a function the library
 //! lacks.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use cudarc::driver::CudaFunction;
 use cudarc::driver::sys::{CUresult, cuDriverGetVersion, cuFuncGetParamInfo, is_culib_present};
+use cudarc::driver::{CudaContext, CudaFunction, DriverError};
 
 /// True when the CUDA driver library can be loaded on this machine.
 pub fn driver_present() -> bool {
@@ -29,12 +29,35 @@ pub fn device_count() -> usize {
             return 0;
         }
         // cudarc panics rather than failing in a few driver-less corners.
-        std::panic::catch_unwind(cudarc::driver::CudaContext::device_count)
+        std::panic::catch_unwind(CudaContext::device_count)
             .ok()
             .and_then(Result::ok)
             .and_then(|count| usize::try_from(count).ok())
             .unwrap_or(0)
     })
+}
+
+/// What the guest, or the node's compiler process, is told without a driver.
+pub(super) const NO_DRIVER: &str = "no CUDA driver (libcuda) on this node";
+
+/// Why a device's context could not be opened.
+pub(super) enum OpenFailure {
+    /// No driver library.
+    NoDriver,
+    /// cudarc panicked in one of its driver-less corners.
+    Panicked,
+    /// The driver refused (no such device, out of memory, …).
+    Driver(DriverError),
+}
+
+/// Opens device `ordinal`'s primary context, with cudarc's panics contained.
+pub(super) fn open_context(ordinal: usize) -> Result<Arc<CudaContext>, OpenFailure> {
+    if !driver_present() {
+        return Err(OpenFailure::NoDriver);
+    }
+    std::panic::catch_unwind(|| CudaContext::new(ordinal))
+        .map_err(|_| OpenFailure::Panicked)?
+        .map_err(OpenFailure::Driver)
 }
 
 /// The CUDA driver's version, as `cuDriverGetVersion` gives it (12040 for

@@ -40,14 +40,14 @@ use crate::bindings::cuda::{CudaError, KernelArg, LaunchConfig};
 use crate::limits::{MAX_CUDA_COPY_BYTES, MAX_CUDA_KERNEL_ARGS, MAX_PTX_BYTES};
 use crate::webgpu::link::blocking;
 use crate::webgpu::objects::{Charge, JobId, MemoryAccount};
-use driver::driver_param_sizes;
+use driver::{OpenFailure, driver_param_sizes};
 pub use driver::{device_count, driver_present};
 pub use jit::PtxCompiler;
 pub use jit::child::compiler_main;
 use lease::Lease;
 
 fn no_driver() -> CudaError {
-    CudaError::NoDriver("no CUDA driver (libcuda) on this node".into())
+    CudaError::NoDriver(driver::NO_DRIVER.into())
 }
 
 fn launch_failed(error: impl std::fmt::Display) -> CudaError {
@@ -177,6 +177,8 @@ impl CudaJob {
                     .into(),
             ));
         };
+        // Before the lease: a node without a driver never takes one
+        // (`driver::open_context` asks again, for its other callers).
         if !driver_present() {
             return Err(no_driver());
         }
@@ -190,11 +192,10 @@ impl CudaJob {
                     "device {ordinal} is busy: another job holds it (one CUDA job per device)"
                 ))
             })?;
-        // cudarc panics rather than failing in a few driver-less corners;
-        // contain them as the typed error.
-        let ctx = std::panic::catch_unwind(|| CudaContext::new(index))
-            .map_err(|_| no_driver())?
-            .map_err(|e| CudaError::NoDriver(format!("device {ordinal}: {e}")))?;
+        let ctx = driver::open_context(index).map_err(|failure| match failure {
+            OpenFailure::NoDriver | OpenFailure::Panicked => no_driver(),
+            OpenFailure::Driver(e) => CudaError::NoDriver(format!("device {ordinal}: {e}")),
+        })?;
         let stream = ctx.default_stream();
         self.contexts
             .lock()

@@ -16,7 +16,6 @@ use std::ffi::{OsString, c_void};
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 
-use cudarc::driver::CudaContext;
 use cudarc::driver::sys::{
     CUjit_option, CUjitInputType, CUlinkState, CUresult, cuLinkAddData_v2, cuLinkComplete,
     cuLinkCreate_v2, cuLinkDestroy,
@@ -26,7 +25,7 @@ use super::{
     EXIT_COMPILED, EXIT_DRIVER_FAILED, EXIT_INVALID_MODULE, EXIT_NO_DRIVER, EXIT_USAGE,
     NODE_PID_VARIABLE,
 };
-use crate::cuda::driver_present;
+use crate::cuda::driver::{NO_DRIVER, OpenFailure, open_context};
 use crate::limits::MAX_PTX_BYTES;
 
 /// The driver's error log buffer: ptxas reports a bad module in a few
@@ -112,13 +111,6 @@ pub(super) fn run(args: impl IntoIterator<Item = OsString>) -> Result<Vec<u8>, (
     if ptx.contains(&0) {
         return Err((EXIT_INVALID_MODULE, "the PTX holds a NUL byte".into()));
     }
-    if !driver_present() {
-        return Err((
-            EXIT_NO_DRIVER,
-            "no CUDA driver (libcuda) on this node".into(),
-        ));
-    }
-    // cudarc panics rather than failing in a few driver-less corners.
     let device_failed = |e: cudarc::driver::DriverError| {
         let code = match e.0 {
             CUresult::CUDA_ERROR_NO_DEVICE
@@ -129,9 +121,11 @@ pub(super) fn run(args: impl IntoIterator<Item = OsString>) -> Result<Vec<u8>, (
         };
         (code, format!("device {ordinal}: {e}"))
     };
-    let ctx = std::panic::catch_unwind(|| CudaContext::new(ordinal))
-        .map_err(|_| (EXIT_NO_DRIVER, "the CUDA driver could not start".into()))?
-        .map_err(device_failed)?;
+    let ctx = open_context(ordinal).map_err(|failure| match failure {
+        OpenFailure::NoDriver => (EXIT_NO_DRIVER, NO_DRIVER.to_owned()),
+        OpenFailure::Panicked => (EXIT_NO_DRIVER, "the CUDA driver could not start".into()),
+        OpenFailure::Driver(e) => device_failed(e),
+    })?;
     ctx.bind_to_thread().map_err(device_failed)?;
     // The driver reads PTX up to its terminating NUL.
     ptx.push(0);
