@@ -44,6 +44,29 @@ pub const POSTGRES_POOL_SIZE: u32 = 8;
 /// An open transaction.
 pub type Tx = sqlx::Transaction<'static, Any>;
 
+/// Whether a connection handed back to the pool may serve again: only when
+/// it is outside any transaction, as far as sqlx knows. Otherwise the pool
+/// closes it and opens a fresh one.
+///
+/// Why: SQLite may roll a transaction back by itself when a write fails
+/// (`SQLITE_FULL`, `SQLITE_IOERR`, …). The rollback sqlx then sends fails,
+/// and its transaction depth stays at one, so the connection's next
+/// transactions are savepoints; the first of those rolled back leaves SQLite
+/// in a transaction nothing commits, and every write acknowledged after it
+/// is lost (sqlx 0.8.6; `tests/all/storage.rs` shows it). A dropped
+/// transaction queues its rollback on the connection: the ping runs after
+/// it, so the depth read here is the one that rollback left. PostgreSQL
+/// never refuses a `ROLLBACK`, so its pool goes without this round trip.
+async fn outside_transaction(conn: &mut sqlx::AnyConnection) -> sqlx::Result<bool> {
+    use sqlx::Connection as _;
+    conn.ping().await?;
+    let clean = !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!("a store connection was left inside a transaction; replacing it");
+    }
+    Ok(clean)
+}
+
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -82,6 +105,7 @@ impl Store {
                     // One connection: SQLite has one writer anyway, and with
                     // one connection a transaction never waits on another.
                     .max_connections(1)
+                    .after_release(|conn, _| Box::pin(outside_transaction(conn)))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL: readers never block the writer, and a commit

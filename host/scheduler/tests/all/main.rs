@@ -11,3 +11,4 @@ mod links;
 mod policy;
 mod registration;
 mod replicas;
+mod storage;
