@@ -309,10 +309,21 @@ impl Scheduler {
         lock(&self.inner.heartbeats).insert(*node, now_ms());
     }
 
-    /// Writes buffered heartbeats to the store in one transaction.
+    /// Writes buffered heartbeats to the store in one transaction. When the
+    /// write fails (a full disk, a lost database), they go back into the
+    /// buffer for the next flush, unless a newer one arrived meanwhile: a
+    /// node that kept beating is not taken offline for the store's failure.
     pub async fn flush_heartbeats(&self) -> Result<()> {
         let seen: Vec<_> = lock(&self.inner.heartbeats).drain().collect();
-        self.store().touch_nodes(&seen).await
+        let written = self.store().touch_nodes(&seen).await;
+        if written.is_err() {
+            let mut buffered = lock(&self.inner.heartbeats);
+            for (node, at_ms) in seen {
+                let at = buffered.entry(node).or_insert(at_ms);
+                *at = (*at).max(at_ms);
+            }
+        }
+        written
     }
 
     /// One matching pass over the whole queue, a page at a time: claims

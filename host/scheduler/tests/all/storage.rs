@@ -8,6 +8,8 @@
 //! transaction that nothing commits, so every "committed" write after it is
 //! lost. A full disk is simulated with `PRAGMA max_page_count`.
 
+use std::time::Duration;
+
 use sqlx::{Connection as _, Row as _};
 
 use crate::common;
@@ -98,4 +100,48 @@ async fn writes_after_a_full_disk_are_committed() {
         "lost after a rolled-back transaction"
     );
     assert_eq!(committed_rows(&path, "last").await, 1);
+}
+
+/// Sets SQLite's `query_only` on the store's one connection: every write
+/// fails until it is cleared, as on a disk that refuses writes.
+async fn refuse_writes(store: &kiln_scheduler::Store, refuse: bool) {
+    let mut conn = store.acquire().await.unwrap();
+    sqlx::query(&format!("PRAGMA query_only = {}", u8::from(refuse)))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_that_could_not_be_written_are_kept_for_the_next_flush() {
+    let (store, _dir) = common::sqlite().await;
+    let config = common::fast_config();
+    let offline_after = config.offline_after();
+    let scheduler = kiln_scheduler::Scheduler::open(store.clone(), config)
+        .await
+        .unwrap();
+    let node = common::NodeSpec::cpu("beating");
+    let (_rx, _link) = common::link(&scheduler, &node, common::SOL).await;
+
+    // The node beats all through an outage of the store longer than the
+    // offline window,
+    refuse_writes(&store, true).await;
+    let outage = tokio::time::Instant::now() + offline_after + Duration::from_millis(200);
+    let mut refused = 0;
+    while tokio::time::Instant::now() < outage {
+        scheduler.heartbeat(&node.node_id());
+        refused += usize::from(scheduler.flush_heartbeats().await.is_err());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused > 0, "the store refused the flushes");
+
+    // so once the store is back, its latest heartbeat is written and the
+    // sweep finds nothing stale.
+    refuse_writes(&store, false).await;
+    scheduler.flush_heartbeats().await.unwrap();
+    assert_eq!(scheduler.sweep().await.unwrap(), 0);
+    let nodes = store.nodes().await.unwrap();
+    let record = nodes.iter().find(|n| n.id() == node.node_id()).unwrap();
+    assert!(record.online, "an honest node was taken offline");
+    assert!(store.faults(None).await.unwrap().is_empty());
 }
