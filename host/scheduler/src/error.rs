@@ -161,15 +161,42 @@ pub enum SchedulerError {
         /// The cap.
         max: usize,
     },
+    /// The database is out of space (SQLite's `SQLITE_FULL`, PostgreSQL's
+    /// `disk_full`): nothing of the request was kept, and the same request
+    /// succeeds once space is freed.
+    #[error("store is full: {0}")]
+    StorageFull(sqlx::Error),
     /// The database failed.
     #[error("store: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(sqlx::Error),
     /// A migration failed.
     #[error("store migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A row does not decode: the database holds something this build never wrote.
     #[error("store holds a corrupt row: {0}")]
     Corrupt(String),
+}
+
+/// SQLite's result code for a full database or disk, as sqlx reports it
+/// (the extended code; `SQLITE_FULL` has no extended variants). PostgreSQL's
+/// codes are five-character SQLSTATEs, so the two never collide.
+const SQLITE_FULL: &str = "13";
+
+/// PostgreSQL's SQLSTATE for a full disk.
+const POSTGRES_DISK_FULL: &str = "53100";
+
+impl From<sqlx::Error> for SchedulerError {
+    fn from(error: sqlx::Error) -> Self {
+        let full = error
+            .as_database_error()
+            .and_then(|database| database.code())
+            .is_some_and(|code| code == SQLITE_FULL || code == POSTGRES_DISK_FULL);
+        if full {
+            Self::StorageFull(error)
+        } else {
+            Self::Store(error)
+        }
+    }
 }
 
 impl From<kiln_scheduler_api::BadField> for SchedulerError {

@@ -77,6 +77,14 @@ impl From<SchedulerError> for ApiError {
             E::ComponentDigest { .. } => (StatusCode::BAD_REQUEST, "digest_mismatch"),
             E::NoInput { .. } => (StatusCode::NOT_FOUND, "no_input"),
             E::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            E::StorageFull(_) => {
+                tracing::error!(%error, "the store is full; refusing writes until space is freed");
+                return Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_full",
+                    "the scheduler's storage is full; nothing of this request was kept, retry later",
+                );
+            }
             E::Store(_) | E::Migrate(_) | E::Corrupt(_) => {
                 tracing::error!(%error, "internal error");
                 return Self::new(

@@ -24,6 +24,7 @@ fn job_id(text: &str) -> ApiResult<PublicKey> {
         (status = 400, description = "Malformed request or job spec", body = ErrorBody),
         (status = 403, description = "Bad signature", body = ErrorBody),
         (status = 409, description = "A job with this escrow exists", body = ErrorBody),
+        (status = 507, description = "The scheduler's storage is full; nothing was kept", body = ErrorBody),
     ))]
 #[tracing::instrument(name = "kiln.scheduler.submit", skip_all)]
 pub async fn submit(

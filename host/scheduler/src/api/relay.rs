@@ -28,6 +28,7 @@ fn job_id(text: &str) -> ApiResult<PublicKey> {
         (status = 201, description = "Stored", body = ComponentStored),
         (status = 400, description = "The bytes do not hash to the digest", body = ErrorBody),
         (status = 413, description = "Over the component cap", body = ErrorBody),
+        (status = 507, description = "The scheduler's storage is full; nothing was kept", body = ErrorBody),
     ))]
 #[tracing::instrument(name = "kiln.scheduler.put_component", skip_all, fields(component = %id))]
 pub async fn put_component(
@@ -63,6 +64,7 @@ pub async fn component(
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "Not proposed or running, or another attempt", body = ErrorBody),
         (status = 413, description = "Over the input cap", body = ErrorBody),
+        (status = 507, description = "The scheduler's storage is full; nothing was kept", body = ErrorBody),
     ))]
 #[tracing::instrument(name = "kiln.scheduler.post_input", skip_all, fields(job = %id))]
 pub async fn post_input(

@@ -145,3 +145,52 @@ async fn heartbeats_that_could_not_be_written_are_kept_for_the_next_flush() {
     assert!(record.online, "an honest node was taken offline");
     assert!(store.faults(None).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_store_answers_507_storage_full_and_keeps_nothing() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt as _;
+
+    let (store, _dir) = common::sqlite().await;
+    let scheduler = kiln_scheduler::Scheduler::open(store.clone(), common::fast_config())
+        .await
+        .unwrap();
+    {
+        let mut conn = store.acquire().await.unwrap();
+        let pages: i64 = sqlx::query("PRAGMA page_count")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    // A component far larger than a page needs new pages.
+    let component = vec![0x42_u8; 256 * 1024];
+    let digest = kiln_protocol::sha256(&[&component]);
+    let put = || {
+        Request::builder()
+            .method("PUT")
+            .uri(format!("/v1/components/{digest}"))
+            .body(Body::from(component.clone()))
+            .unwrap()
+    };
+    let response = kiln_scheduler::api::app(scheduler.clone())
+        .oneshot(put())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"], "storage_full", "{body}");
+    assert!(matches!(
+        scheduler.component(&digest).await,
+        Err(kiln_scheduler::SchedulerError::UnknownComponent(_))
+    ));
+}
