@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kiln_protocol::manifest::{CapabilityManifest, MANIFEST_VERSION};
 use kiln_protocol::signing::{public_key, sign};
@@ -34,6 +34,7 @@ use crate::remote::{Remote, RemoteError};
 use crate::settle::Settler;
 use crate::state::{Event, StateMachine};
 use crate::status::{JobStatus, NodeStatus};
+use crate::unacknowledged::Unacknowledged;
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +65,9 @@ pub(crate) struct Held {
     pub control: Option<JobControl>,
     /// Usage and co-signed cost, for the status.
     pub progress: Arc<Mutex<JobStatus>>,
-    /// Receipts sent and not yet counter-signed, oldest first: re-sent after
-    /// a reconnect, since one in flight when a link dies is lost.
-    pub unacknowledged: Arc<Mutex<Vec<kiln_protocol::SignedReceipt>>>,
+    /// Receipts sent and not yet counter-signed: re-sent after a reconnect
+    /// and when overdue (see [`crate::unacknowledged`]).
+    pub unacknowledged: Arc<Mutex<Unacknowledged>>,
 }
 
 /// State shared by the agent's tasks.
@@ -283,11 +284,12 @@ async fn run(
                 let sessions = shared.link.sessions();
                 if sessions != seen_sessions {
                     if seen_sessions > 0 {
-                        resend_unacknowledged(&shared).await;
+                        resend(&shared, Resend::All).await;
                     }
                     seen_sessions = sessions;
                     transition(&shared, Event::Linked);
                 }
+                resend(&shared, Resend::Overdue).await;
                 if let Err(error) = snapshot(&shared).write(&status_path) {
                     tracing::warn!(%error, path = %status_path.display(), "status not written");
                 }
@@ -301,19 +303,40 @@ async fn run(
     }
 }
 
-/// After a reconnect: every running job's receipts the renter has not
-/// counter-signed go out again, in order (the scheduler stores them
-/// idempotently; the renter skips what it has).
-async fn resend_unacknowledged(shared: &Shared) {
+/// Which unacknowledged receipts to send again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// All of them: the link was re-established, and the old one may have
+    /// lost any.
+    All,
+    /// Those of jobs whose oldest waited past its re-send wait.
+    Overdue,
+}
+
+/// Sends running jobs' receipts the renter has not counter-signed again, in
+/// order (the scheduler stores them idempotently; the renter skips what it
+/// has).
+async fn resend(shared: &Shared, which: Resend) {
+    let now = Instant::now();
     let pending: Vec<_> = lock(&shared.jobs)
         .values()
         .filter(|held| held.control.is_some())
-        .flat_map(|held| lock(&held.unacknowledged).clone())
+        .flat_map(|held| {
+            let mut waiting = lock(&held.unacknowledged);
+            match which {
+                Resend::All => waiting.resend_all(now),
+                Resend::Overdue => waiting.overdue(now),
+            }
+        })
         .collect();
     if !pending.is_empty() {
         tracing::info!(
             receipts = pending.len(),
-            "link re-established; re-sending receipts"
+            reason = match which {
+                Resend::All => "link re-established",
+                Resend::Overdue => "not counter-signed in time",
+            },
+            "re-sending receipts"
         );
     }
     for receipt in pending {
@@ -392,7 +415,7 @@ async fn on_message(shared: &Arc<Shared>, message: ToNode) {
             let sender = lock(&shared.jobs)
                 .get(&decoded.receipt.job)
                 .and_then(|held| {
-                    lock(&held.unacknowledged).retain(|r| r.receipt.seq > decoded.receipt.seq);
+                    lock(&held.unacknowledged).acknowledged(decoded.receipt.seq, Instant::now());
                     held.receipts.clone()
                 });
             if let Some(sender) = sender {

@@ -196,7 +196,7 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
         let progress = Arc::clone(&progress);
         async move {
             while let Some(receipt) = outgoing.recv().await {
-                lock(&unacknowledged).push(receipt);
+                lock(&unacknowledged).sent(receipt, std::time::Instant::now());
                 {
                     let mut progress = lock(&progress);
                     progress.fuel = receipt.receipt.fuel;

@@ -22,6 +22,7 @@ pub mod remote;
 pub mod settle;
 pub mod state;
 pub mod status;
+pub mod unacknowledged;
 
 pub use agent::{Node, StartError};
 pub use config::NodeConfig;

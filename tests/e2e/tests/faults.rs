@@ -304,3 +304,41 @@ async fn a_node_declaring_more_stake_than_it_holds_on_chain_is_refused() {
         .unwrap();
     assert_eq!(accepted.tier, 1);
 }
+
+/// Sets SQLite's `query_only` on the scheduler's one store connection: every
+/// write fails until it is cleared, as on a disk with no space left.
+async fn refuse_writes(store: &kiln_scheduler::Store, refuse: bool) {
+    let mut conn = store.acquire().await.expect("the store");
+    sqlx::query(&format!("PRAGMA query_only = {}", u8::from(refuse)))
+        .execute(&mut *conn)
+        .await
+        .expect("pragma");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn receipts_a_scheduler_could_not_store_are_sent_again_and_the_job_completes() {
+    let (devnet, _dir) = network(1, |_| {}).await;
+    let renter = devnet.renter(1_000_000_000_000).unwrap();
+    let store = devnet.scheduler.store().clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let request = long_job();
+    let run = renter.run(&request, first_co_signed(tx));
+    // Once the renter has counter-signed a receipt, the scheduler's store
+    // refuses every write for long enough that the node's next receipts
+    // are refused and the guest pauses for want of counter-signatures.
+    let outage = async {
+        rx.recv().await.expect("a co-signed receipt");
+        refuse_writes(&store, true).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        refuse_writes(&store, false).await;
+    };
+    let (outcome, ()) = tokio::join!(run, outage);
+    let outcome = outcome.expect("the job finishes once the store is back");
+    assert_eq!(outcome.state, "done");
+    assert!(outcome.output.is_some());
+    // Every receipt reached the renter, in order, and the chain verifies.
+    let verified = outcome.receipts.verify(None).expect("a whole chain");
+    assert!(verified.receipts >= 3, "{} receipts", verified.receipts);
+    assert_eq!(verified.payable.receipt.seq, verified.receipts as u64);
+    assert!(outcome.settled);
+}

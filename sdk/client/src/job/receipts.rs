@@ -67,6 +67,14 @@ impl Renter {
             if entry.co_signed || entry.node != node.to_string() || entry.seq <= receipts.last_seq {
                 continue;
             }
+            if entry.seq != receipts.last_seq.saturating_add(1) {
+                // An earlier receipt has not reached the relay (lost in
+                // flight, or refused by a scheduler that was out of space):
+                // the node sends it again, and the chain waits for it.
+                tracing::debug!(%job, expected = receipts.last_seq + 1, found = entry.seq,
+                    "a receipt is missing; waiting for the node to send it again");
+                break;
+            }
             let bytes =
                 hex::decode(&entry.receipt).map_err(|e| ClientError::Receipt(e.to_string()))?;
             let mut signed = SignedReceipt::from_bytes(&bytes)
