@@ -31,10 +31,10 @@ use crate::config::{NodeConfig, STATUS_FILE};
 use crate::keys::NodeKeys;
 use crate::probe::MachineFacts;
 use crate::remote::{Remote, RemoteError};
+use crate::resend::{Unacknowledged, UnansweredReports};
 use crate::settle::Settler;
 use crate::state::{Event, StateMachine};
 use crate::status::{JobStatus, NodeStatus};
-use crate::unacknowledged::Unacknowledged;
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +66,7 @@ pub(crate) struct Held {
     /// Usage and co-signed cost, for the status.
     pub progress: Arc<Mutex<JobStatus>>,
     /// Receipts sent and not yet counter-signed: re-sent after a reconnect
-    /// and when overdue (see [`crate::unacknowledged`]).
+    /// and when overdue (see [`crate::resend`]).
     pub unacknowledged: Arc<Mutex<Unacknowledged>>,
 }
 
@@ -85,6 +85,9 @@ pub(crate) struct Shared {
     pub earned: AtomicU64,
     /// Set by [`Node::vanish`]: running jobs end without reporting or settling.
     pub vanished: AtomicBool,
+    /// Ended jobs' results and failures the scheduler has not answered:
+    /// re-sent like receipts (see [`crate::resend`]).
+    pub reports: Mutex<UnansweredReports>,
 }
 
 impl Shared {
@@ -185,6 +188,7 @@ impl Node {
             jobs_done: AtomicU64::new(0),
             earned: AtomicU64::new(0),
             vanished: AtomicBool::new(false),
+            reports: Mutex::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(Arc::clone(&shared), inbox, stopped));
@@ -303,49 +307,62 @@ async fn run(
     }
 }
 
-/// Which unacknowledged receipts to send again.
+/// Which unanswered messages to send again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Resend {
     /// All of them: the link was re-established, and the old one may have
     /// lost any.
     All,
-    /// Those of jobs whose oldest waited past its re-send wait.
+    /// Those that waited past their re-send wait.
     Overdue,
 }
 
-/// Sends running jobs' receipts the renter has not counter-signed again, in
-/// order (the scheduler stores them idempotently; the renter skips what it
-/// has).
+/// Sends running jobs' receipts the renter has not counter-signed, in order,
+/// and ended jobs' reports the scheduler has not answered, again (the
+/// scheduler stores both idempotently; the renter skips what it has). A
+/// report goes after every receipt of its job, so a renter that sees the
+/// job done finds the final receipt there too.
 async fn resend(shared: &Shared, which: Resend) {
     let now = Instant::now();
-    let pending: Vec<_> = lock(&shared.jobs)
-        .values()
-        .filter(|held| held.control.is_some())
-        .flat_map(|held| {
+    let due = lock(&shared.reports).due(now, which == Resend::All);
+    let reports = due.by_job;
+    for (job, attempt) in due.expired {
+        tracing::warn!(%job, attempt, "the scheduler never took this job's report; dropped");
+    }
+    let receipts: Vec<_> = lock(&shared.jobs)
+        .iter()
+        .filter(|(_, held)| held.control.is_some())
+        .flat_map(|(id, held)| {
+            let reporting = reports.iter().any(|(job, _)| job == id);
             let mut waiting = lock(&held.unacknowledged);
-            match which {
-                Resend::All => waiting.resend_all(now),
-                Resend::Overdue => waiting.overdue(now),
+            if which == Resend::All || reporting {
+                waiting.resend_all(now)
+            } else {
+                waiting.overdue(now)
             }
         })
+        .map(|receipt| FromNode::Receipt {
+            receipt: hex::encode(receipt.to_bytes()),
+        })
         .collect();
-    if !pending.is_empty() {
+    let ended_jobs = reports.len();
+    let reports: Vec<FromNode> = reports
+        .into_iter()
+        .flat_map(|(_, messages)| messages)
+        .collect();
+    if !receipts.is_empty() || ended_jobs > 0 {
         tracing::info!(
-            receipts = pending.len(),
+            receipts = receipts.len(),
+            ended_jobs,
             reason = match which {
                 Resend::All => "link re-established",
-                Resend::Overdue => "not counter-signed in time",
+                Resend::Overdue => "not answered in time",
             },
-            "re-sending receipts"
+            "re-sending"
         );
     }
-    for receipt in pending {
-        shared
-            .link
-            .send(FromNode::Receipt {
-                receipt: hex::encode(receipt.to_bytes()),
-            })
-            .await;
+    for message in receipts.into_iter().chain(reports) {
+        shared.link.send(message).await;
     }
 }
 
@@ -412,14 +429,23 @@ async fn on_message(shared: &Arc<Shared>, message: ToNode) {
                 tracing::warn!("undecodable counter-signed receipt from the scheduler");
                 return;
             };
-            let sender = lock(&shared.jobs)
-                .get(&decoded.receipt.job)
-                .and_then(|held| {
-                    lock(&held.unacknowledged).acknowledged(decoded.receipt.seq, Instant::now());
-                    held.receipts.clone()
-                });
-            if let Some(sender) = sender {
-                let _ = sender.try_send(decoded);
+            let (job, seq) = (decoded.receipt.job, decoded.receipt.seq);
+            let held = lock(&shared.jobs).get(&job).map(|held| {
+                lock(&held.unacknowledged).acknowledged(seq, Instant::now());
+                held.receipts.clone()
+            });
+            match held {
+                Some(Some(sender)) => {
+                    let _ = sender.try_send(decoded);
+                }
+                Some(None) => {}
+                // Let go already: only what it left to re-send is answered.
+                None => lock(&shared.reports).counter_signed(&job, seq),
+            }
+        }
+        ToNode::Ended { job_id, attempt } => {
+            if let Some(id) = parse_key(&job_id) {
+                lock(&shared.reports).answered(&id, attempt);
             }
         }
         ToNode::Error { message } => tracing::warn!(%message, "the scheduler refused a message"),
@@ -521,12 +547,12 @@ fn consider(
 pub(crate) async fn fail(shared: &Shared, id: &PublicKey, attempt: u32, reason: String) {
     tracing::warn!(job = %id, attempt, %reason, "job failed");
     lock(&shared.jobs).remove(id);
-    shared
-        .link
-        .send(FromNode::Failed {
-            job_id: id.to_string(),
-            attempt,
-            reason,
-        })
-        .await;
+    let report = FromNode::Failed {
+        job_id: id.to_string(),
+        attempt,
+        reason,
+    };
+    // Noted before it goes, so the answer cannot arrive first.
+    lock(&shared.reports).sent(*id, attempt, report.clone(), Instant::now());
+    shared.link.send(report).await;
 }

@@ -260,6 +260,8 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
             reason: format!("{}: {error}", error.status()),
         },
     };
+    // Noted before it goes, so an answer cannot arrive first.
+    lock(&shared.reports).sent(id, attempt, outcome.clone(), std::time::Instant::now());
     shared.link.send(outcome).await;
     tracing::info!(job = %id, attempt, issued = report.issued, pauses = report.pauses,
         ok = report.job.result.is_ok(), "job ended");
@@ -293,7 +295,12 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
     }
     let running = {
         let mut jobs = lock(&shared.jobs);
-        jobs.remove(&id);
+        if let Some(held) = jobs.remove(&id) {
+            // Receipts still not counter-signed go on being re-sent with
+            // the report (the final one, when the scheduler could not take it).
+            let left = lock(&held.unacknowledged).take();
+            lock(&shared.reports).let_go(id, attempt, left, std::time::Instant::now());
+        }
         jobs.values().filter(|held| held.control.is_some()).count()
     };
     transition(shared, Event::JobEnded { running });

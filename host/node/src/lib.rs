@@ -19,10 +19,10 @@ pub mod metering;
 pub mod probe;
 pub mod receipts;
 pub mod remote;
+pub mod resend;
 pub mod settle;
 pub mod state;
 pub mod status;
-pub mod unacknowledged;
 
 pub use agent::{Node, StartError};
 pub use config::NodeConfig;

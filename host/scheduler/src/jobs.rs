@@ -9,7 +9,7 @@
 //! transaction: a stale or repeated message changes nothing.
 
 use kiln_protocol::signing::verify;
-use kiln_protocol::{JobSpec, PublicKey, SignedReceipt, sha256};
+use kiln_protocol::{Digest, JobSpec, PublicKey, SignedReceipt, sha256};
 
 use crate::config::{MAX_LOG_CHARS, MAX_REPUTATION, MAX_RESULT_BYTES, REPUTATION_PER_JOB};
 use crate::error::{Result, SchedulerError};
@@ -386,35 +386,71 @@ impl Scheduler {
                 attempt,
                 output,
             } => {
-                let job = self.held_job(node, &job_id).await?;
-                let output = hex_bytes("output", &output, MAX_RESULT_BYTES).map_err(|_| {
-                    SchedulerError::ResultTooLarge {
-                        len: output.len() / 2,
-                        max: MAX_RESULT_BYTES,
-                    }
-                })?;
-                let digest = sha256(&[&output]);
-                self.finish(
-                    node,
-                    &job,
-                    attempt,
-                    Finish::Done {
-                        output: &output,
-                        digest,
-                    },
-                )
-                .await
+                self.take_report(node, job_id, attempt, NodeReport::Output(&output))
+                    .await
             }
             FromNode::Failed {
                 job_id,
                 attempt,
                 reason,
             } => {
-                let job = self.held_job(node, &job_id).await?;
-                self.finish(node, &job, attempt, Finish::Failed { reason: &reason })
+                self.take_report(node, job_id, attempt, NodeReport::Failure(&reason))
                     .await
             }
         }
+    }
+
+    /// Takes a node's last report on an attempt, then tells the node whether
+    /// to stop sending it ([`ToNode::Ended`]): yes once it is stored or
+    /// refused for good, no when the store failed (the node sends it again,
+    /// so a full disk costs a delay, not the renter's result).
+    async fn take_report(
+        &self,
+        node: &PublicKey,
+        job_id: String,
+        attempt: u32,
+        report: NodeReport<'_>,
+    ) -> Result<()> {
+        let taken = self.store_report(node, &job_id, attempt, report).await;
+        let passing = matches!(
+            taken,
+            Err(SchedulerError::Store(_) | SchedulerError::StorageFull(_))
+        );
+        if !passing {
+            self.send(node, ToNode::Ended { job_id, attempt });
+        }
+        taken
+    }
+
+    async fn store_report(
+        &self,
+        node: &PublicKey,
+        job_id: &str,
+        attempt: u32,
+        report: NodeReport<'_>,
+    ) -> Result<()> {
+        let job = self.job(&hex_key("job_id", job_id)?).await?;
+        let report = report.decode()?;
+        // Sent again after a store failure or a lost `ended`: the same
+        // report is taken already (a different one is refused below).
+        let taken = match &report {
+            DecodedReport::Output { digest, .. } => {
+                job.state == JobState::Done && job.output_digest == Some(*digest)
+            }
+            DecodedReport::Failure(_) => job.state == JobState::Failed,
+        };
+        if taken && job.node.as_ref() == Some(node) && job.attempt == attempt {
+            return Ok(());
+        }
+        let job = self.held_job(node, job_id).await?;
+        let outcome = match &report {
+            DecodedReport::Output { output, digest } => Finish::Done {
+                output,
+                digest: *digest,
+            },
+            DecodedReport::Failure(reason) => Finish::Failed { reason },
+        };
+        self.finish(node, &job, attempt, outcome).await
     }
 
     /// The job `job_id` if `node` holds it.
@@ -465,5 +501,38 @@ impl Scheduler {
         tracing::info!(job = %job.id, state = %job.state, "job finished");
         self.publish_status(&job);
         Ok(())
+    }
+}
+
+/// What a node's last report on an attempt says, as sent.
+#[derive(Debug, Clone, Copy)]
+enum NodeReport<'a> {
+    /// The sealed result (hex).
+    Output(&'a str),
+    /// Why the job failed.
+    Failure(&'a str),
+}
+
+/// A [`NodeReport`] with its output decoded and hashed.
+enum DecodedReport<'a> {
+    Output { output: Vec<u8>, digest: Digest },
+    Failure(&'a str),
+}
+
+impl<'a> NodeReport<'a> {
+    fn decode(self) -> Result<DecodedReport<'a>> {
+        Ok(match self {
+            Self::Output(hex) => {
+                let output = hex_bytes("output", hex, MAX_RESULT_BYTES).map_err(|_| {
+                    SchedulerError::ResultTooLarge {
+                        len: hex.len() / 2,
+                        max: MAX_RESULT_BYTES,
+                    }
+                })?;
+                let digest = sha256(&[&output]);
+                DecodedReport::Output { output, digest }
+            }
+            Self::Failure(reason) => DecodedReport::Failure(reason),
+        })
     }
 }

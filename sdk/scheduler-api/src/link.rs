@@ -63,6 +63,17 @@ pub enum ToNode {
         /// Hex of the borsh `SignedReceipt`.
         receipt: String,
     },
+    /// The node's result or failure report for this attempt is settled:
+    /// stored, or refused for good (the job moved on, was cancelled, or the
+    /// report was already stored). The node stops re-sending it. A report
+    /// refused for a passing reason (the store failed) gets no `ended`, so
+    /// the node sends it again.
+    Ended {
+        /// Job id (hex).
+        job_id: String,
+        /// The attempt.
+        attempt: u32,
+    },
     /// A message of the node's was refused.
     Error {
         /// Why.

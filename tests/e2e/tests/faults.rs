@@ -342,3 +342,36 @@ async fn receipts_a_scheduler_could_not_store_are_sent_again_and_the_job_complet
     assert_eq!(verified.payable.receipt.seq, verified.receipts as u64);
     assert!(outcome.settled);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_result_the_scheduler_could_not_store_is_sent_again_with_the_final_receipt() {
+    // The guest never pauses for counter-signatures, so it ends while the
+    // store refuses writes.
+    let (devnet, _dir) = network(1, |c| c.flow.max_unsigned = 1_000_000).await;
+    let renter = devnet.renter(1_000_000_000_000).unwrap();
+    let store = devnet.scheduler.store().clone();
+    let node = devnet.nodes[0].node.as_ref().expect("the node runs");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let request = long_job();
+    let run = renter.run(&request, first_co_signed(tx));
+    // From the first counter-signature until the node has ended the job and
+    // let it go (the settle wait over, the escrow closed), the store refuses
+    // every write: the final receipts and the result are refused.
+    let outage = async {
+        rx.recv().await.expect("a co-signed receipt");
+        refuse_writes(&store, true).await;
+        while node.status().jobs_done == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        refuse_writes(&store, false).await;
+    };
+    let (outcome, ()) = tokio::join!(run, outage);
+    let outcome = outcome.expect("the result arrives once the store is back");
+    assert_eq!(outcome.state, "done");
+    assert!(outcome.output.is_some(), "the renter has its result");
+    // The final receipt came with it (the proof of execution held), and the
+    // chain is whole.
+    let verified = outcome.receipts.verify(None).expect("a whole chain");
+    assert_eq!(verified.payable.receipt.seq, verified.receipts as u64);
+    assert!(outcome.settled);
+}

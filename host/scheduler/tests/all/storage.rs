@@ -194,3 +194,110 @@ async fn a_full_store_answers_507_storage_full_and_keeps_nothing() {
         Err(kiln_scheduler::SchedulerError::UnknownComponent(_))
     ));
 }
+
+/// The next message on a node's link that is not a start or a receipt
+/// (sent as the job moves on), or `None` within 300 ms.
+async fn next_answer(
+    rx: &mut tokio::sync::mpsc::Receiver<kiln_scheduler_api::link::ToNode>,
+) -> Option<kiln_scheduler_api::link::ToNode> {
+    use kiln_scheduler_api::link::ToNode;
+    loop {
+        match tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
+            Ok(Some(ToNode::Start { .. } | ToNode::Receipt { .. })) => {}
+            Ok(message) => return message,
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_the_store_refused_is_taken_when_sent_again_and_only_then_ended() {
+    use kiln_scheduler::SchedulerError;
+    use kiln_scheduler::model::{JobState, RenterAction};
+    use kiln_scheduler_api::link::{FromNode, ToNode};
+
+    let (store, _dir) = common::sqlite().await;
+    let scheduler = kiln_scheduler::Scheduler::open(store.clone(), common::fast_config())
+        .await
+        .unwrap();
+    let node = common::NodeSpec::cpu("reporting");
+    let (mut rx, _) = common::link(&scheduler, &node, common::SOL).await;
+    let job = common::spec("reported");
+    scheduler.submit(&common::submit(&job)).await.unwrap();
+    scheduler.match_pass().await.unwrap();
+    let ToNode::Proposal { job_id, .. } = common::next(&mut rx).await else {
+        panic!("a proposal")
+    };
+    let accept = FromNode::Accept {
+        job_id: job_id.clone(),
+        attempt: 1,
+    };
+    scheduler
+        .on_node_message(&node.node_id(), accept)
+        .await
+        .unwrap();
+    scheduler
+        .confirm_by_renter(
+            &job.escrow,
+            &common::renter_signed(&job.escrow, RenterAction::Confirm, 1),
+        )
+        .await
+        .unwrap();
+    let report = FromNode::Result {
+        job_id: job_id.clone(),
+        attempt: 1,
+        output: "00ff".into(),
+    };
+    let ended = |attempt| ToNode::Ended {
+        job_id: job_id.clone(),
+        attempt,
+    };
+
+    // The store refuses the result: no `ended`, so the node sends it again.
+    refuse_writes(&store, true).await;
+    let refused = scheduler
+        .on_node_message(&node.node_id(), report.clone())
+        .await;
+    assert!(
+        matches!(refused, Err(SchedulerError::Store(_))),
+        "{refused:?}"
+    );
+    assert_eq!(next_answer(&mut rx).await, None);
+    assert_eq!(
+        scheduler.job(&job.escrow).await.unwrap().state,
+        JobState::Running
+    );
+
+    // Sent again once the store is back: taken, and answered.
+    refuse_writes(&store, false).await;
+    scheduler
+        .on_node_message(&node.node_id(), report.clone())
+        .await
+        .unwrap();
+    assert_eq!(next_answer(&mut rx).await, Some(ended(1)));
+    assert_eq!(
+        scheduler.job(&job.escrow).await.unwrap().state,
+        JobState::Done
+    );
+    assert_eq!(scheduler.result(&job.escrow).await.unwrap().output, "00ff");
+
+    // A copy whose answer was lost is taken already: answered again.
+    scheduler
+        .on_node_message(&node.node_id(), report)
+        .await
+        .unwrap();
+    assert_eq!(next_answer(&mut rx).await, Some(ended(1)));
+
+    // A report on an attempt that is over for good is refused, and ended.
+    let stale = FromNode::Failed {
+        job_id: job_id.clone(),
+        attempt: 2,
+        reason: "late".into(),
+    };
+    let refused = scheduler.on_node_message(&node.node_id(), stale).await;
+    assert!(
+        matches!(refused, Err(SchedulerError::WrongState { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(next_answer(&mut rx).await, Some(ended(2)));
+}
