@@ -4,7 +4,7 @@
 //! What always holds:
 //!
 //! - A handle is resolved only in the calling job's own table, and the
-//!   object found must name the job as its owner ([`GpuJob::get`]): a job can
+//!   object found must name the job as its owner (`GpuJob::get`): a job can
 //!   reach nothing of another job's, whatever index it passes.
 //! - The bytes of a job's live buffers never pass its cap
 //!   (`JobLimits::gpu_memory_bytes`): a buffer is charged before wgpu is asked

@@ -18,7 +18,7 @@
 //! read-back buffer, so the timestamps travel with the job's own work: when
 //! the job waits for the GPU anyway (a mapping, `on-submitted-work-done`),
 //! when [`TIMESTAMP_PAIRS`] are pending, and when the job ends,
-//! [`Timing::begin_read`] only maps the read-back buffer, in the same wait,
+//! `Timing::begin_read` only maps the read-back buffer, in the same wait,
 //! with no submission of its own. (The one exception: a pair submitted while
 //! an earlier read-back was still mapped could not be copied then; the next
 //! read copies those first, in a small submission.) The nanoseconds go to
@@ -27,7 +27,7 @@
 //! Where the device has no timestamp queries (or the node forces it,
 //! [`crate::DeviceConfig::force_host_timing`]), each submission is timed
 //! from submit to its completion callback on the host instead
-//! ([`host_timed_submit`]) and recorded as [`GpuClock::Host`], which marks
+//! (`host_timed_submit`) and recorded as [`GpuClock::Host`], which marks
 //! the job's usage host-timed. Lavapipe has timestamps, so CI bills device
 //! time; the fallback is tested by forcing it.
 

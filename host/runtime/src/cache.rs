@@ -1,6 +1,6 @@
 //! Loading components: validate once, compile once, link once.
 //!
-//! [`ComponentCache::load`] turns bytes into a [`Workload`]: an `InstancePre`
+//! `ComponentCache::load` turns bytes into a [`Workload`]: an `InstancePre`
 //! (imports resolved, exports located) that starts a job in microseconds.
 //! Compiled artifacts are cached on disk, keyed by the SHA-256 of the
 //! component's bytes and a hash of the engine's configuration (so a

@@ -38,10 +38,10 @@
 //!   time included (it bounds how long the node holds the job's resources).
 //! - **Memory** is capped by [`crate::limiter`]; **output** is copied out as
 //!   wasmtime lifts it (at most the guest's own memory) and refused if over
-//!   its cap; **stdout/stderr** are captured up to a cap ([`crate::stdio`]).
+//!   its cap; **stdout/stderr** are captured up to a cap (`crate::stdio`).
 //! - **Teardown** follows the report: the host extensions' state ends before
 //!   it (a GPU job's last timestamps are billed, its GPU objects released);
-//!   the store, the scratch directory ([`crate::scratch`]) and the job's
+//!   the store, the scratch directory (`crate::scratch`) and the job's
 //!   slot are released right after, on the same task, so the report does
 //!   not wait for them. However the job ended, they are released.
 //!

@@ -7,7 +7,7 @@
 //! [`WARM_INSTANCES_PER_WORKLOAD`] more of them in the background: a fresh
 //! store with the component instantiated in it, its own empty scratch
 //! directory and its own stdout/stderr pipes. The next job of that workload
-//! takes one and only applies its limits ([`Prepared::configure`]).
+//! takes one and only applies its limits (`Prepared::configure`).
 //!
 //! Nothing is shared between jobs: every prepared instance is made for one
 //! job and dropped with it, exactly like one made on demand. Instantiation

@@ -3,8 +3,8 @@
 //! Clears as `price-lowest-floor` does (the chosen node's floor, if within
 //! the job's maximum). The screen compares each offer's reference price (the
 //! sum of its three rates) with the prices the market recently cleared at:
-//! above [`ABOVE_MARKET_FACTOR`] times their average it is flagged
-//! `above-market`; below their minimum divided by [`BELOW_MINIMUM_DIVISOR`] (0.1x),
+//! above `ABOVE_MARKET_FACTOR` times their average it is flagged
+//! `above-market`; below their minimum divided by `BELOW_MINIMUM_DIVISOR` (0.1x),
 //! `below-minimum` (dumping to win jobs). With no history nothing is flagged.
 
 #![allow(missing_docs, reason = "the generated bindings carry the WIT's docs")]

@@ -3,7 +3,7 @@
 //! | tag | instruction | accounts (s = signer, w = writable) | data after the tag |
 //! |---|---|---|---|
 //! | 0 | `InitConfig` | admin (s,w), config (w), treasury (w), system program | scheduler, fee bps u16, slash cap bps u16, 4 × tier stake u64, cooldown s u64, grace s u64 |
-//! | 1 | `RegisterNode` | operator (s,w), node (w), system program | receipt key, class u8, region [32], price floor (3 × u64) |
+//! | 1 | `RegisterNode` | operator (s,w), node (w), system program | receipt key, class u8, region `[u8; 32]`, price floor (3 × u64) |
 //! | 2 | `UpdateNode` | operator (s), node (w) | same as `RegisterNode` |
 //! | 3 | `Stake` | operator (s,w), node (w), system program | lamports u64 |
 //! | 4 | `BeginUnstake` | operator (s), node (w) | lamports u64 |
@@ -12,7 +12,7 @@
 //! | 7 | `Claim` | job (w), operator (w), treasury (w), instructions sysvar | — |
 //! | 8 | `Close` | closer (s: the operator or the node's receipt key), operator (w), job (w), renter (w), node (w), treasury (w), instructions sysvar | with receipt u8 (0 or 1) |
 //! | 9 | `Expire` | job (w), renter (w), config | — |
-//! | 10 | `RecordFault` | scheduler (s), config, node (w), treasury (w) | slash bps u16, evidence hash [32] |
+//! | 10 | `RecordFault` | scheduler (s), config, node (w), treasury (w) | slash bps u16, evidence hash `[u8; 32]` |
 //!
 //! `OpenJob`, `Claim` and `Close` with a receipt need an Ed25519 precompile
 //! instruction immediately before them (see [`crate::ed25519`]).

@@ -3,7 +3,7 @@
 //! Every wire type of the protocol decodes through [`decode_exact`]: the input
 //! must hold exactly one value, nothing missing and nothing left over. borsh
 //! itself reports a short input and a bad value with the same error kind, so
-//! the decoder reads through [`TrackingReader`], which remembers whether the
+//! the decoder reads through `TrackingReader`, which remembers whether the
 //! input ran out, and turns that into [`DecodeError::Truncated`].
 //!
 //! borsh never trusts a length prefix for allocation (it grows vectors as

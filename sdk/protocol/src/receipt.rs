@@ -245,7 +245,8 @@ impl SignedReceipt {
     }
 
     /// Decodes and validates exactly one signed receipt. Signatures are not
-    /// checked here; see [`SignedReceipt::verify`] and [`crate::chain`].
+    /// checked here; see `SignedReceipt::verify_node_signature` (feature
+    /// `ed25519`) and [`crate::chain`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::check_version(bytes, "receipt", RECEIPT_VERSION)?;
         let signed: Self = codec::decode_exact(bytes)?;

@@ -1,7 +1,7 @@
 //! The host objects behind a job's `wasi:webgpu` handles.
 //!
 //! Each lives in its job's own table ([`crate::job::GpuJob`]) and records the
-//! job that made it ([`Object::owner`]); a lookup resolves a handle only in
+//! job that made it (`Object::owner`); a lookup resolves a handle only in
 //! the calling job's table and checks the owner, so no job can reach
 //! another's object. wgpu objects that may fail to exist (over the memory
 //! cap, a failed validation that Kiln caught first) are `Option`s: `None` is

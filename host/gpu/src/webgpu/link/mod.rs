@@ -19,12 +19,12 @@
 //! concurrent host functions that finish within their first poll: a
 //! workload's `run` is a synchronous export, and wasmtime traps a
 //! synchronous task that blocks on an import ("cannot block a synchronous
-//! task"). So Kiln waits for the device inside the call ([`blocking`],
+//! task"). So Kiln waits for the device inside the call (`blocking`,
 //! bounded by the job's deadline), and a guest's async-lowered call returns
 //! at once; `wit_bindgen::block_on` then never has to wait.
 //!
-//! The functions are defined in two files: [`setup`] (the GPU, adapter and
-//! device, their descriptions, and object creation) and [`work`] (buffers
+//! The functions are defined in two files: `setup` (the GPU, adapter and
+//! device, their descriptions, and object creation) and `work` (buffers
 //! and their mapping, command encoding, the queue).
 //!
 //! Every call runs under `catch_unwind`: should wgpu panic on an input Kiln
