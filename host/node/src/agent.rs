@@ -323,6 +323,11 @@ enum Resend {
 /// report goes after every receipt of its job, so a renter that sees the
 /// job done finds the final receipt there too.
 async fn resend(shared: &Shared, which: Resend) {
+    // While the link is down, what is queued waits for it, and the
+    // reconnect sends everything anyway: overdue copies would only pile up.
+    if which == Resend::Overdue && !shared.link.is_linked() {
+        return;
+    }
     let now = Instant::now();
     let due = lock(&shared.reports).due(now, which == Resend::All);
     let reports = due.by_job;
@@ -440,7 +445,7 @@ async fn on_message(shared: &Arc<Shared>, message: ToNode) {
                 }
                 Some(None) => {}
                 // Let go already: only what it left to re-send is answered.
-                None => lock(&shared.reports).counter_signed(&job, seq),
+                None => lock(&shared.reports).counter_signed(&decoded.receipt),
             }
         }
         ToNode::Ended { job_id, attempt } => {

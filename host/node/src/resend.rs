@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use kiln_protocol::receipt::Receipt;
 use kiln_protocol::{PublicKey, SignedReceipt};
 use kiln_scheduler_api::link::FromNode;
 
@@ -219,12 +220,14 @@ impl UnansweredReports {
         }
     }
 
-    /// The renter counter-signed `seq` of a job let go: it and every older
-    /// receipt are answered.
-    pub fn counter_signed(&mut self, job: &PublicKey, seq: u64) {
+    /// The renter counter-signed `acked` of a job let go: it and every
+    /// older receipt of the same chain are answered. The chain is the one
+    /// holding `acked` itself, so a counter-signature from another attempt
+    /// of the same job (whose seqs start again at 1) answers nothing here.
+    pub fn counter_signed(&mut self, acked: &Receipt) {
         self.reports.retain(|(id, _), pending| {
-            if id == job {
-                pending.receipts.retain(|r| r.receipt.seq > seq);
+            if *id == acked.job && pending.receipts.iter().any(|r| r.receipt == *acked) {
+                pending.receipts.retain(|r| r.receipt.seq > acked.seq);
             }
             !pending.answered()
         });
@@ -433,14 +436,25 @@ mod tests {
                 .len(),
             2
         );
-        reports.counter_signed(&job, 1);
+        let chain = receipts(2);
+        // A counter-signature of another chain (another attempt) answers nothing.
+        let mut other = chain[0].receipt;
+        other.wall_ms += 1;
+        reports.counter_signed(&other);
         assert_eq!(
             reports.due(start + RESEND_AFTER * 7, false).by_job[0]
                 .1
                 .len(),
+            2
+        );
+        reports.counter_signed(&chain[0].receipt);
+        assert_eq!(
+            reports.due(start + RESEND_AFTER * 15, false).by_job[0]
+                .1
+                .len(),
             1
         );
-        reports.counter_signed(&job, 2);
+        reports.counter_signed(&chain[1].receipt);
         assert!(reports.is_empty());
         // Nothing left to send is not kept.
         reports.let_go(job, 2, Vec::new(), start);

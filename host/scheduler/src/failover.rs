@@ -29,6 +29,10 @@ impl Scheduler {
     /// One failover sweep: offline nodes, then expired proposals. Returns the
     /// number of jobs put back in the queue.
     pub async fn sweep(&self) -> Result<usize> {
+        // Heartbeats still in memory first (buffered, or kept from a flush
+        // the store refused): judged on the store alone, a node that kept
+        // beating through a store outage would look silent.
+        self.flush_heartbeats().await?;
         let now = now_ms();
         let mut requeued = 0;
         let offline_after =

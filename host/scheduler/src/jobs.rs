@@ -294,10 +294,19 @@ impl Scheduler {
             .verify_renter_signature()
             .map_err(|e| SchedulerError::signature("receipt counter-signature", e))?;
         let mut tx = store.begin().await?;
-        store
+        let co_signed_already = store
             .put_receipt(&mut tx, &receipt, co_signed, now_ms())
             .await?;
         tx.commit().await?;
+        if let Some(stored) = co_signed_already {
+            // The node never got this counter-signature: it goes again.
+            self.send(
+                &signer_node,
+                ToNode::Receipt {
+                    receipt: hex::encode(stored.to_bytes()),
+                },
+            );
+        }
         let json = ReceiptJson {
             node: r.node.to_string(),
             seq: r.seq,

@@ -6,7 +6,7 @@
 //! it to simulate nodes.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -37,6 +37,8 @@ pub struct NodeLink {
     pub inbox: mpsc::Receiver<ToNode>,
     outbox: mpsc::Sender<FromNode>,
     sessions: Arc<AtomicU64>,
+    /// True from a welcome until that connection drops.
+    linked: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -54,10 +56,15 @@ impl NodeLink {
         let (outbox, mut outbox_rx) = mpsc::channel(CLIENT_QUEUE);
         let sessions = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&sessions);
+        let linked = Arc::new(AtomicBool::new(false));
+        let up = Arc::clone(&linked);
         let task = tokio::spawn(async move {
             let mut backoff = RECONNECT_BACKOFF_MIN;
             loop {
-                match session(&url, &node, &key, &inbox_tx, &mut outbox_rx, &counter).await {
+                let ended =
+                    session(&url, &node, &key, &inbox_tx, &mut outbox_rx, &counter, &up).await;
+                up.store(false, Ordering::Relaxed);
+                match ended {
                     Ok(()) => backoff = RECONNECT_BACKOFF_MIN,
                     Err(error) => tracing::debug!(%node, %error, "link down"),
                 }
@@ -72,6 +79,7 @@ impl NodeLink {
             inbox,
             outbox,
             sessions,
+            linked,
             task,
         }
     }
@@ -91,6 +99,12 @@ impl NodeLink {
     pub fn sessions(&self) -> u64 {
         self.sessions.load(Ordering::Relaxed)
     }
+
+    /// True while a welcomed connection is up: what is queued now goes out
+    /// at once, not after a reconnect.
+    pub fn is_linked(&self) -> bool {
+        self.linked.load(Ordering::Relaxed)
+    }
 }
 
 /// `base` plus up to half of it again, so nodes spread their reconnects.
@@ -109,6 +123,7 @@ async fn session(
     inbox: &mpsc::Sender<ToNode>,
     outbox: &mut mpsc::Receiver<FromNode>,
     sessions: &AtomicU64,
+    linked: &AtomicBool,
 ) -> Result<(), String> {
     // No Nagle: link frames are small and latency-bound.
     let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
@@ -123,7 +138,15 @@ async fn session(
                     return if heartbeat.is_some() { Ok(()) } else { Err("closed".into()) };
                 };
                 let Message::Text(body) = frame else { continue };
-                let message: ToNode = serde_json::from_str(body.as_str()).map_err(|e| e.to_string())?;
+                // A message this build does not know (a newer scheduler's)
+                // is skipped, not a reason to drop the link.
+                let message: ToNode = match serde_json::from_str(body.as_str()) {
+                    Ok(message) => message,
+                    Err(error) => {
+                        tracing::warn!(%node, %error, "a message from the scheduler this node does not read; ignored");
+                        continue;
+                    }
+                };
                 match message {
                     ToNode::Challenge { nonce } => {
                         let nonce: [u8; 32] = hex::decode(&nonce).ok().and_then(|n| n.try_into().ok())
@@ -136,6 +159,7 @@ async fn session(
                     }
                     ToNode::Welcome { heartbeat_interval_ms } => {
                         sessions.fetch_add(1, Ordering::Relaxed);
+                        linked.store(true, Ordering::Relaxed);
                         let every = Duration::from_millis(heartbeat_interval_ms.max(1));
                         heartbeat = Some(tokio::time::interval(every));
                     }
@@ -165,4 +189,72 @@ where
     sink.send(Message::Text(text.into()))
         .await
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    async fn next_text<S>(stream: &mut S) -> String
+    where
+        S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+            + Unpin,
+    {
+        loop {
+            match stream.next().await.expect("open").expect("a frame") {
+                Message::Text(text) => return text.as_str().to_owned(),
+                _ => continue,
+            }
+        }
+    }
+
+    /// A scheduler's side that welcomes the node, then sends a message of a
+    /// kind this build does not know, then a start.
+    #[tokio::test]
+    async fn a_message_of_an_unknown_kind_is_skipped_and_the_link_stays_up() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let scheduler = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let socket = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let (mut sink, mut stream) = socket.split();
+            let say = |value: serde_json::Value| Message::Text(value.to_string().into());
+            sink.send(say(
+                serde_json::json!({"type": "challenge", "nonce": hex::encode([7u8; 32])}),
+            ))
+            .await
+            .unwrap();
+            let hello = next_text(&mut stream).await;
+            assert!(hello.contains("\"hello\""), "{hello}");
+            for message in [
+                serde_json::json!({"type": "welcome", "heartbeat_interval_ms": 60_000}),
+                serde_json::json!({"type": "from_a_newer_scheduler", "x": 1}),
+                serde_json::json!({"type": "start", "job_id": "ab", "attempt": 3}),
+            ] {
+                sink.send(say(message)).await.unwrap();
+            }
+            // Hold the connection until the node has read everything.
+            let _ = stream.next().await;
+        });
+
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let mut link = NodeLink::spawn(url, PublicKey([1; 32]), key);
+        assert!(!link.is_linked(), "not linked before a welcome");
+        let message = tokio::time::timeout(Duration::from_secs(10), link.inbox.recv())
+            .await
+            .expect("a message")
+            .expect("open");
+        assert_eq!(
+            message,
+            ToNode::Start {
+                job_id: "ab".into(),
+                attempt: 3
+            }
+        );
+        assert_eq!(link.sessions(), 1, "the same connection");
+        assert!(link.is_linked());
+        link.close();
+        scheduler.abort();
+    }
 }

@@ -59,16 +59,18 @@ impl Store {
     }
 
     /// Stores a receipt, or upgrades a stored node-signed one to co-signed.
-    /// A co-signed receipt is never replaced by a node-signed copy.
+    /// A co-signed receipt is never replaced by a node-signed copy: that
+    /// copy (a node sending again what the renter has counter-signed, whose
+    /// counter-signature it never got) returns the stored co-signed one.
     pub async fn put_receipt(
         &self,
         conn: &mut AnyConnection,
         receipt: &SignedReceipt,
         co_signed: bool,
         now_ms: i64,
-    ) -> Result<()> {
+    ) -> Result<Option<SignedReceipt>> {
         let r = &receipt.receipt;
-        sqlx::query(
+        let written = sqlx::query(
             "INSERT INTO receipts (job_id, node, seq, receipt, co_signed, at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (job_id, node, seq) DO UPDATE SET receipt = excluded.receipt, \
@@ -81,9 +83,23 @@ impl Store {
         .bind(receipt.to_bytes())
         .bind(i64::from(co_signed))
         .bind(now_ms)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-        Ok(())
+        if co_signed || written.rows_affected() > 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT receipt FROM receipts WHERE job_id = $1 AND node = $2 AND seq = $3",
+        )
+        .bind(r.job.0.to_vec())
+        .bind(r.node.0.to_vec())
+        .bind(r.seq.cast_signed())
+        .fetch_one(&mut *conn)
+        .await?;
+        let bytes: Vec<u8> = row.try_get("receipt")?;
+        SignedReceipt::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| SchedulerError::Corrupt(format!("receipt: {e}")))
     }
 
     /// A job's receipts, by node then sequence.

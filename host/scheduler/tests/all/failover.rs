@@ -70,7 +70,7 @@ on_both_stores!(
             .on_node_message(
                 &first.node_id(),
                 FromNode::Receipt {
-                    receipt: node_signed,
+                    receipt: node_signed.clone(),
                 },
             )
             .await
@@ -86,13 +86,30 @@ on_both_stores!(
             .await
             .unwrap();
         assert!(relayed.co_signed);
-        // The counter-signed receipt went back to the node that signed it.
-        loop {
-            if let ToNode::Receipt { receipt: back } = next(&mut first_rx).await {
-                assert_eq!(back, relayed.receipt);
-                break;
+        // The counter-signed receipt went back to the node that signed it,
+        // and goes back again when the node, never having got it, sends its
+        // own copy again.
+        for _ in 0..2 {
+            loop {
+                if let ToNode::Receipt { receipt: back } = next(&mut first_rx).await {
+                    assert_eq!(back, relayed.receipt);
+                    break;
+                }
             }
+            scheduler
+                .on_node_message(
+                    &first.node_id(),
+                    FromNode::Receipt {
+                        receipt: node_signed.clone(),
+                    },
+                )
+                .await
+                .unwrap();
         }
+        assert!(
+            scheduler.receipts(&job.escrow).await.unwrap()[0].co_signed,
+            "the node's copy did not replace the counter-signed one"
+        );
 
         // When the node drops and stays silent past the offline window,
         scheduler.unlink(&first.node_id(), first_link);

@@ -137,8 +137,8 @@ async fn heartbeats_that_could_not_be_written_are_kept_for_the_next_flush() {
 
     // so once the store is back, its latest heartbeat is written and the
     // sweep finds nothing stale.
+    // The sweep may come before the next flush.
     refuse_writes(&store, false).await;
-    scheduler.flush_heartbeats().await.unwrap();
     assert_eq!(scheduler.sweep().await.unwrap(), 0);
     let nodes = store.nodes().await.unwrap();
     let record = nodes.iter().find(|n| n.id() == node.node_id()).unwrap();

@@ -64,7 +64,7 @@ impl Renter {
             return Ok(());
         };
         for entry in relayed {
-            if entry.co_signed || entry.node != node.to_string() || entry.seq <= receipts.last_seq {
+            if entry.node != node.to_string() || entry.seq <= receipts.last_seq {
                 continue;
             }
             if entry.seq != receipts.last_seq.saturating_add(1) {
@@ -94,23 +94,29 @@ impl Renter {
             let usage = signed.receipt.usage();
             let cost = kiln_protocol::rates::usage_cost(&usage, &rates)
                 .map_err(|e| ClientError::Receipt(e.to_string()))?;
-            let within = !receipts.stopped && cost <= budget;
+            // Counter-signed in the relay already: this renter's own
+            // signature (the chain checked it), delivered on a pass whose
+            // answer was lost. It is taken as it is, not posted again.
+            let already = entry.co_signed;
+            let within = already || (!receipts.stopped && cost <= budget);
             if within {
-                signed
-                    .counter_sign(&self.key)
-                    .map_err(|e| ClientError::Receipt(e.to_string()))?;
-                let posted = self
-                    .api
-                    .post_receipt(
-                        job,
-                        &PostReceipt {
-                            receipt: hex::encode(signed.to_bytes()),
-                        },
-                    )
-                    .await;
-                if let Err(error) = posted {
-                    tracing::warn!(%job, %error, "counter-signature not delivered; retrying");
-                    return Ok(());
+                if !already {
+                    signed
+                        .counter_sign(&self.key)
+                        .map_err(|e| ClientError::Receipt(e.to_string()))?;
+                    let posted = self
+                        .api
+                        .post_receipt(
+                            job,
+                            &PostReceipt {
+                                receipt: hex::encode(signed.to_bytes()),
+                            },
+                        )
+                        .await;
+                    if let Err(error) = posted {
+                        tracing::warn!(%job, %error, "counter-signature not delivered; retrying");
+                        return Ok(());
+                    }
                 }
                 receipts.payable = Some(signed);
                 receipts.payable_cost = cost;
