@@ -315,32 +315,43 @@ async fn refuse_writes(store: &kiln_scheduler::Store, refuse: bool) {
         .expect("pragma");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn receipts_a_scheduler_could_not_store_are_sent_again_and_the_job_completes() {
-    let (devnet, _dir) = network(1, |_| {}).await;
+/// Runs the long job while the scheduler's store refuses every write from
+/// the renter's first counter-signature until `outage` ends, and checks what
+/// no store outage may cost: the job is done, the renter has its result, and
+/// its receipt chain is whole, the last receipt counter-signed.
+async fn long_job_through_an_outage(
+    devnet: &kiln_devnet::Devnet,
+    outage: impl Future<Output = ()>,
+) -> kiln_client::Verified {
     let renter = devnet.renter(1_000_000_000_000).unwrap();
     let store = devnet.scheduler.store().clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let request = long_job();
     let run = renter.run(&request, first_co_signed(tx));
-    // Once the renter has counter-signed a receipt, the scheduler's store
-    // refuses every write for long enough that the node's next receipts
-    // are refused and the guest pauses for want of counter-signatures.
     let outage = async {
         rx.recv().await.expect("a co-signed receipt");
         refuse_writes(&store, true).await;
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        outage.await;
         refuse_writes(&store, false).await;
     };
     let (outcome, ()) = tokio::join!(run, outage);
     let outcome = outcome.expect("the job finishes once the store is back");
     assert_eq!(outcome.state, "done");
-    assert!(outcome.output.is_some());
-    // Every receipt reached the renter, in order, and the chain verifies.
-    let verified = outcome.receipts.verify(None).expect("a whole chain");
-    assert!(verified.receipts >= 3, "{} receipts", verified.receipts);
-    assert_eq!(verified.payable.receipt.seq, verified.receipts as u64);
+    assert!(outcome.output.is_some(), "the renter has its result");
     assert!(outcome.settled);
+    let verified = outcome.receipts.verify(None).expect("a whole chain");
+    assert_eq!(verified.payable.receipt.seq, verified.receipts as u64);
+    verified
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn receipts_a_scheduler_could_not_store_are_sent_again_and_the_job_completes() {
+    let (devnet, _dir) = network(1, |_| {}).await;
+    // Long enough that the node's next receipts are refused and the guest
+    // pauses for want of counter-signatures.
+    let verified =
+        long_job_through_an_outage(&devnet, tokio::time::sleep(Duration::from_secs(3))).await;
+    assert!(verified.receipts >= 3, "{} receipts", verified.receipts);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -348,30 +359,14 @@ async fn a_result_the_scheduler_could_not_store_is_sent_again_with_the_final_rec
     // The guest never pauses for counter-signatures, so it ends while the
     // store refuses writes.
     let (devnet, _dir) = network(1, |c| c.flow.max_unsigned = 1_000_000).await;
-    let renter = devnet.renter(1_000_000_000_000).unwrap();
-    let store = devnet.scheduler.store().clone();
     let node = devnet.nodes[0].node.as_ref().expect("the node runs");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let request = long_job();
-    let run = renter.run(&request, first_co_signed(tx));
-    // From the first counter-signature until the node has ended the job and
-    // let it go (the settle wait over, the escrow closed), the store refuses
-    // every write: the final receipts and the result are refused.
-    let outage = async {
-        rx.recv().await.expect("a co-signed receipt");
-        refuse_writes(&store, true).await;
+    // Until the node has ended the job and let it go (the settle wait over,
+    // the escrow closed): the final receipts and the result are refused, and
+    // arrive (the proof of execution held) only through the re-send.
+    long_job_through_an_outage(&devnet, async {
         while node.status().jobs_done == 0 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        refuse_writes(&store, false).await;
-    };
-    let (outcome, ()) = tokio::join!(run, outage);
-    let outcome = outcome.expect("the result arrives once the store is back");
-    assert_eq!(outcome.state, "done");
-    assert!(outcome.output.is_some(), "the renter has its result");
-    // The final receipt came with it (the proof of execution held), and the
-    // chain is whole.
-    let verified = outcome.receipts.verify(None).expect("a whole chain");
-    assert_eq!(verified.payable.receipt.seq, verified.receipts as u64);
-    assert!(outcome.settled);
+    })
+    .await;
 }

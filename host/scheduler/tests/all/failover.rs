@@ -65,14 +65,11 @@ on_both_stores!(
             &first.key(),
         )
         .unwrap();
-        let node_signed = hex::encode(receipt.to_bytes());
+        let node_signed = FromNode::Receipt {
+            receipt: hex::encode(receipt.to_bytes()),
+        };
         scheduler
-            .on_node_message(
-                &first.node_id(),
-                FromNode::Receipt {
-                    receipt: node_signed.clone(),
-                },
-            )
+            .on_node_message(&first.node_id(), node_signed.clone())
             .await
             .unwrap();
         receipt.counter_sign(&renter()).unwrap();
@@ -97,12 +94,7 @@ on_both_stores!(
                 }
             }
             scheduler
-                .on_node_message(
-                    &first.node_id(),
-                    FromNode::Receipt {
-                        receipt: node_signed.clone(),
-                    },
-                )
+                .on_node_message(&first.node_id(), node_signed.clone())
                 .await
                 .unwrap();
         }

@@ -41,6 +41,22 @@ async fn insert(store: &kiln_scheduler::Store, label: &str, bytes: usize) -> Res
     tx.commit().await.map_err(|e| e.to_string())
 }
 
+/// Caps the database at its current size on the store's one connection:
+/// any write needing a new page fails with `SQLITE_FULL`, as on a full disk.
+async fn stop_growing(store: &kiln_scheduler::Store) {
+    let mut conn = store.acquire().await.unwrap();
+    let pages: i64 = sqlx::query("PRAGMA page_count")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_after_a_full_disk_are_committed() {
     let (store, dir) = common::sqlite().await;
@@ -51,18 +67,8 @@ async fn writes_after_a_full_disk_are_committed() {
             .execute(&mut *conn)
             .await
             .unwrap();
-        let pages: i64 = sqlx::query("PRAGMA page_count")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
-        // The database may not grow: any write needing a new page fails.
-        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
-            .execute(&mut *conn)
-            .await
-            .unwrap();
     }
+    stop_growing(&store).await;
     let full = insert(&store, "too big", 1 << 20).await;
     assert!(
         full.as_ref()
@@ -156,19 +162,7 @@ async fn a_full_store_answers_507_storage_full_and_keeps_nothing() {
     let scheduler = kiln_scheduler::Scheduler::open(store.clone(), common::fast_config())
         .await
         .unwrap();
-    {
-        let mut conn = store.acquire().await.unwrap();
-        let pages: i64 = sqlx::query("PRAGMA page_count")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap();
-        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-    }
+    stop_growing(&store).await;
     // A component far larger than a page needs new pages.
     let component = vec![0x42_u8; 256 * 1024];
     let digest = kiln_protocol::sha256(&[&component]);
