@@ -346,9 +346,7 @@ async fn resend(shared: &Shared, which: Resend) {
                 waiting.overdue(now)
             }
         })
-        .map(|receipt| FromNode::Receipt {
-            receipt: hex::encode(receipt.to_bytes()),
-        })
+        .map(|receipt| FromNode::receipt(&receipt))
         .collect();
     let ended_jobs = reports.len();
     let reports: Vec<FromNode> = reports
@@ -557,7 +555,13 @@ pub(crate) async fn fail(shared: &Shared, id: &PublicKey, attempt: u32, reason: 
         attempt,
         reason,
     };
-    // Noted before it goes, so the answer cannot arrive first.
-    lock(&shared.reports).sent(*id, attempt, report.clone(), Instant::now());
+    send_report(shared, *id, attempt, report).await;
+}
+
+/// Sends `report`, the last word on `id`'s `attempt`, and keeps it for
+/// re-sending until the scheduler answers `ended`. Noted before it goes, so
+/// the answer cannot arrive first.
+pub(crate) async fn send_report(shared: &Shared, id: PublicKey, attempt: u32, report: FromNode) {
+    lock(&shared.reports).sent(id, attempt, report.clone(), Instant::now());
     shared.link.send(report).await;
 }

@@ -203,12 +203,7 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
                     progress.gpu_ns = receipt.receipt.gpu_ns;
                     progress.wall_ms = receipt.receipt.wall_ms;
                 }
-                shared
-                    .link
-                    .send(FromNode::Receipt {
-                        receipt: hex::encode(receipt.to_bytes()),
-                    })
-                    .await;
+                shared.link.send(FromNode::receipt(&receipt)).await;
             }
         }
     });
@@ -260,9 +255,7 @@ async fn execute(shared: &Arc<Shared>, id: PublicKey, attempt: u32) {
             reason: format!("{}: {error}", error.status()),
         },
     };
-    // Noted before it goes, so an answer cannot arrive first.
-    lock(&shared.reports).sent(id, attempt, outcome.clone(), std::time::Instant::now());
-    shared.link.send(outcome).await;
+    crate::agent::send_report(shared, id, attempt, outcome).await;
     tracing::info!(job = %id, attempt, issued = report.issued, pauses = report.pauses,
         ok = report.job.result.is_ok(), "job ended");
 

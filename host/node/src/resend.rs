@@ -175,9 +175,7 @@ impl PendingReport {
     fn messages(&self) -> impl Iterator<Item = FromNode> + '_ {
         self.receipts
             .iter()
-            .map(|receipt| FromNode::Receipt {
-                receipt: hex::encode(receipt.to_bytes()),
-            })
+            .map(FromNode::receipt)
             .chain(self.report.clone())
     }
 }

@@ -451,7 +451,7 @@ impl Scheduler {
         if taken && job.node.as_ref() == Some(node) && job.attempt == attempt {
             return Ok(());
         }
-        let job = self.held_job(node, job_id).await?;
+        let job = held_by(node, job)?;
         let outcome = match &report {
             DecodedReport::Output { output, digest } => Finish::Done {
                 output,
@@ -464,17 +464,7 @@ impl Scheduler {
 
     /// The job `job_id` if `node` holds it.
     pub(crate) async fn held_job(&self, node: &PublicKey, job_id: &str) -> Result<JobRecord> {
-        let id = hex_key("job_id", job_id)?;
-        let job = self.job(&id).await?;
-        if job.node.as_ref() != Some(node) || !job.state.is_active() {
-            return Err(SchedulerError::WrongState {
-                job: id,
-                state: job.state,
-                operation: "a node report",
-                needs: "proposed to or running on this node",
-            });
-        }
-        Ok(job)
+        held_by(node, self.job(&hex_key("job_id", job_id)?).await?)
     }
 
     async fn finish(
@@ -511,6 +501,19 @@ impl Scheduler {
         self.publish_status(&job);
         Ok(())
     }
+}
+
+/// `job` if `node` holds it: proposed to or running on it.
+fn held_by(node: &PublicKey, job: JobRecord) -> Result<JobRecord> {
+    if job.node.as_ref() != Some(node) || !job.state.is_active() {
+        return Err(SchedulerError::WrongState {
+            job: job.id,
+            state: job.state,
+            operation: "a node report",
+            needs: "proposed to or running on this node",
+        });
+    }
+    Ok(job)
 }
 
 /// What a node's last report on an attempt says, as sent.

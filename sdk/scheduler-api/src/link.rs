@@ -5,7 +5,7 @@
 //! node → scheduler   hello {node_id, signature over LINK_DOMAIN ‖ nonce by the receipt key}
 //! scheduler → node   welcome {heartbeat_interval_ms}, then any proposal/start it holds
 //! node → scheduler   heartbeat | terms | accept | reject | receipt | log | result | failed
-//! scheduler → node   proposal | start | cancel | receipt (counter-signed) | error
+//! scheduler → node   proposal | start | cancel | receipt (counter-signed) | ended | error
 //! ```
 //!
 //! The nonce is fresh per connection, so a recorded hello cannot open another
@@ -152,6 +152,15 @@ pub enum FromNode {
         /// Why.
         reason: String,
     },
+}
+
+impl FromNode {
+    /// A receipt the node signed, as the link carries it.
+    pub fn receipt(signed: &kiln_protocol::SignedReceipt) -> Self {
+        Self::Receipt {
+            receipt: hex::encode(signed.to_bytes()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -96,10 +96,7 @@ impl Store {
         .bind(r.seq.cast_signed())
         .fetch_one(&mut *conn)
         .await?;
-        let bytes: Vec<u8> = row.try_get("receipt")?;
-        SignedReceipt::from_bytes(&bytes)
-            .map(Some)
-            .map_err(|e| SchedulerError::Corrupt(format!("receipt: {e}")))
+        receipt_from_row(&row).map(Some)
     }
 
     /// A job's receipts, by node then sequence.
@@ -114,9 +111,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                let bytes: Vec<u8> = row.try_get("receipt")?;
-                let receipt = SignedReceipt::from_bytes(&bytes)
-                    .map_err(|e| SchedulerError::Corrupt(format!("receipt: {e}")))?;
+                let receipt = receipt_from_row(row)?;
                 let co_signed: i64 = row.try_get("co_signed")?;
                 Ok(ReceiptRecord {
                     node: key(row, "node")?,
@@ -127,4 +122,10 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The signed receipt in a row's `receipt` column.
+fn receipt_from_row(row: &sqlx::any::AnyRow) -> Result<SignedReceipt> {
+    let bytes: Vec<u8> = row.try_get("receipt")?;
+    SignedReceipt::from_bytes(&bytes).map_err(|e| SchedulerError::Corrupt(format!("receipt: {e}")))
 }

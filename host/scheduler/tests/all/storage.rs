@@ -10,7 +10,13 @@
 
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use kiln_scheduler::SchedulerError;
+use kiln_scheduler::model::{JobState, RenterAction};
+use kiln_scheduler_api::link::{FromNode, ToNode};
 use sqlx::{Connection as _, Row as _};
+use tower::ServiceExt as _;
 
 use crate::common;
 
@@ -154,10 +160,6 @@ async fn heartbeats_that_could_not_be_written_are_kept_for_the_next_flush() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_store_answers_507_storage_full_and_keeps_nothing() {
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt as _;
-
     let (store, _dir) = common::sqlite().await;
     let scheduler = kiln_scheduler::Scheduler::open(store.clone(), common::fast_config())
         .await
@@ -185,16 +187,13 @@ async fn a_full_store_answers_507_storage_full_and_keeps_nothing() {
     assert_eq!(body["error"], "storage_full", "{body}");
     assert!(matches!(
         scheduler.component(&digest).await,
-        Err(kiln_scheduler::SchedulerError::UnknownComponent(_))
+        Err(SchedulerError::UnknownComponent(_))
     ));
 }
 
 /// The next message on a node's link that is not a start or a receipt
 /// (sent as the job moves on), or `None` within 300 ms.
-async fn next_answer(
-    rx: &mut tokio::sync::mpsc::Receiver<kiln_scheduler_api::link::ToNode>,
-) -> Option<kiln_scheduler_api::link::ToNode> {
-    use kiln_scheduler_api::link::ToNode;
+async fn next_answer(rx: &mut tokio::sync::mpsc::Receiver<ToNode>) -> Option<ToNode> {
     loop {
         match tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
             Ok(Some(ToNode::Start { .. } | ToNode::Receipt { .. })) => {}
@@ -206,10 +205,6 @@ async fn next_answer(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_the_store_refused_is_taken_when_sent_again_and_only_then_ended() {
-    use kiln_scheduler::SchedulerError;
-    use kiln_scheduler::model::{JobState, RenterAction};
-    use kiln_scheduler_api::link::{FromNode, ToNode};
-
     let (store, _dir) = common::sqlite().await;
     let scheduler = kiln_scheduler::Scheduler::open(store.clone(), common::fast_config())
         .await
