@@ -401,6 +401,13 @@ impl Devnet {
 
     /// A renter with a fresh wallet holding `lamports`.
     pub fn renter(&self, lamports: u64) -> Result<Renter, DevnetError> {
+        self.renter_at(lamports, &self.scheduler_url)
+    }
+
+    /// A renter with a fresh wallet holding `lamports` that reaches the
+    /// scheduler at `scheduler_url`: through a gateway or proxy in front of
+    /// [`Devnet::scheduler_url`], say.
+    pub fn renter_at(&self, lamports: u64, scheduler_url: &str) -> Result<Renter, DevnetError> {
         let keypair = new_keypair();
         self.chain
             .lock()
@@ -408,7 +415,7 @@ impl Devnet {
             .fund(&keypair.pubkey(), lamports)?;
         Ok(Renter::new(
             keypair,
-            SchedulerApi::new(&self.scheduler_url),
+            SchedulerApi::new(scheduler_url),
             Arc::new(SharedLedger(Arc::clone(&self.chain))),
         ))
     }

@@ -1,7 +1,15 @@
 //! What the network does when a party misbehaves or disappears.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use kiln_client::Progress;
 use kiln_devnet::NODE_STAKE;
 use kiln_e2e::{cpu_job, guest, network};
@@ -94,11 +102,11 @@ async fn a_renter_that_stops_counter_signing_gets_its_job_paused_then_settled() 
         c.settle_wait = Duration::from_millis(500);
     })
     .await;
-    let renter = std::sync::Arc::new(devnet.renter(1_000_000_000_000).unwrap());
+    let renter = Arc::new(devnet.renter(1_000_000_000_000).unwrap());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (job_tx, mut job_rx) = mpsc::unbounded_channel();
     let running = {
-        let renter = std::sync::Arc::clone(&renter);
+        let renter = Arc::clone(&renter);
         tokio::spawn(async move {
             let mut first = first_co_signed(tx);
             let _ = renter
@@ -369,4 +377,102 @@ async fn a_result_the_scheduler_could_not_store_is_sent_again_with_the_final_rec
         }
     })
     .await;
+}
+
+/// A gateway in front of the scheduler: it passes every request on, and
+/// answers the first `lose` counter-signatures the scheduler took with 504
+/// Gateway Timeout, as a load balancer does when it gives up on an upstream
+/// that answered late. The delivery is made; the renter hears it failed.
+struct LossyGateway {
+    url: String,
+    lost: Arc<AtomicUsize>,
+}
+
+#[derive(Clone)]
+struct Upstream {
+    client: reqwest::Client,
+    url: String,
+    to_lose: Arc<AtomicUsize>,
+    lost: Arc<AtomicUsize>,
+}
+
+impl LossyGateway {
+    async fn start(upstream: &str, lose: usize) -> Self {
+        let lost = Arc::new(AtomicUsize::new(0));
+        let upstream = Upstream {
+            client: reqwest::Client::new(),
+            url: upstream.to_owned(),
+            to_lose: Arc::new(AtomicUsize::new(lose)),
+            lost: Arc::clone(&lost),
+        };
+        let app = axum::Router::new()
+            .fallback(Self::pass_on)
+            .with_state(upstream);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, lost }
+    }
+
+    async fn pass_on(
+        State(upstream): State<Upstream>,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let counter_signature = method == Method::POST && uri.path().ends_with("/receipts");
+        let mut request = upstream
+            .client
+            .request(method, format!("{}{path}", upstream.url))
+            .body(body);
+        if let Some(kind) = headers.get(CONTENT_TYPE) {
+            request = request.header(CONTENT_TYPE, kind);
+        }
+        let Ok(answer) = request.send().await else {
+            return StatusCode::BAD_GATEWAY.into_response();
+        };
+        let status = answer.status();
+        let kind = answer.headers().get(CONTENT_TYPE).cloned();
+        let body = answer.bytes().await.unwrap_or_default();
+        let lose = counter_signature
+            && status.is_success()
+            && upstream
+                .to_lose
+                .fetch_update(SeqCst, SeqCst, |left| left.checked_sub(1))
+                .is_ok();
+        if lose {
+            upstream.lost.fetch_add(1, SeqCst);
+            return StatusCode::GATEWAY_TIMEOUT.into_response();
+        }
+        let mut response = (status, body).into_response();
+        if let Some(kind) = kind {
+            response.headers_mut().insert(CONTENT_TYPE, kind);
+        }
+        response
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counter_signatures_whose_answers_were_lost_cost_nothing() {
+    let (devnet, _dir) = network(1, |_| {}).await;
+    let gateway = LossyGateway::start(&devnet.scheduler_url, 2).await;
+    let renter = devnet.renter_at(1_000_000_000_000, &gateway.url).unwrap();
+    let outcome = renter
+        .run(&long_job(), |_| {})
+        .await
+        .expect("the job finishes though two answers were lost");
+    assert_eq!(outcome.state, "done");
+    assert!(outcome.output.is_some(), "the renter has its result");
+    assert!(outcome.settled);
+    // The receipts whose answers were lost were taken from the relay as
+    // counter-signed, so the chain has no hole and every receipt is signed
+    // by both sides.
+    let verified = outcome.receipts.verify(None).expect("a whole chain");
+    assert!(verified.receipts >= 3, "{} receipts", verified.receipts);
+    assert_eq!(verified.payable.receipt.seq, verified.receipts as u64);
+    assert_eq!(gateway.lost.load(SeqCst), 2, "both answers were lost");
 }
