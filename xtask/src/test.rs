@@ -93,6 +93,15 @@ pub fn run() -> Result<()> {
     exec("cargo", &[&no_default[..], &deny].concat())?;
     guests::clippy()?;
 
+    say("test: API docs, warnings are errors (rustdoc: broken and private links)");
+    // After clippy, whose check builds of the dependencies rustdoc reuses,
+    // so this documents only the workspace's own crates.
+    exec_env(
+        "cargo",
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", std::ffi::OsStr::new("-D warnings"))],
+    )?;
+
     say("test: dependency rules (no scheduler service in a renter's or a node's build)");
     check_dependency_rules()?;
 
