@@ -94,8 +94,10 @@ pub fn run() -> Result<()> {
     guests::clippy()?;
 
     say("test: API docs, warnings are errors (rustdoc: broken and private links)");
-    // After clippy, whose check builds of the dependencies rustdoc reuses,
-    // so this documents only the workspace's own crates.
+    // After clippy, whose check builds of the dependencies rustdoc reuses.
+    // Not all: without the dev-dependencies, tokio's features differ, so
+    // the crates above tokio (reqwest, solana-client, ...) are checked once
+    // more on a new machine (kept in the target dir after that).
     exec_env(
         "cargo",
         &["doc", "--workspace", "--no-deps", "--locked"],
