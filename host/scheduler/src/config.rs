@@ -118,6 +118,17 @@ impl StakeTiers {
     }
 }
 
+/// Default for [`SchedulerConfig::max_stake_reads`]: reads of operators'
+/// node accounts on chain in flight at once, for registrations and links
+/// together. Each holds a thread of tokio's blocking pool and an RPC request
+/// until it ends, which may be well after its
+/// [`crate::stake::STAKE_READ_TIMEOUT`]. Without a bound, registrations from
+/// freshly made keys (each signature valid, each operator unknown until
+/// read) would fill the blocking pool that the store and the policy host
+/// also use, and load the RPC endpoint without limit. Honest nodes read
+/// once when they start and once per link, far fewer at a time.
+pub const DEFAULT_MAX_STAKE_READS: usize = 32;
+
 /// What an operator may tune.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -140,6 +151,10 @@ pub struct SchedulerConfig {
     /// Where registrations' stake is checked ([`crate::stake`]). `None`
     /// trusts the declared stake: tests and closed networks only.
     pub stake_ledger: Option<std::sync::Arc<dyn crate::stake::StakeLedger>>,
+    /// See [`DEFAULT_MAX_STAKE_READS`]. A registration over it is answered
+    /// 503 (`chain_busy`) at once; a link over it goes through on its
+    /// registered figures, as when the chain cannot be read.
+    pub max_stake_reads: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -153,6 +168,7 @@ impl Default for SchedulerConfig {
             replica: "replica-0".to_owned(),
             admin_token: None,
             stake_ledger: None,
+            max_stake_reads: DEFAULT_MAX_STAKE_READS,
         }
     }
 }

@@ -71,6 +71,13 @@ pub enum SchedulerError {
     /// shown: an RPC error names the cluster's URL, which may carry a key.
     #[error("the settlement program could not be read to check the stake; try again later")]
     ChainUnavailable,
+    /// As many stake reads as the scheduler allows are in flight
+    /// ([`crate::SchedulerConfig::max_stake_reads`]); none was started.
+    #[error("{limit} stake checks are already under way; try again later")]
+    ChainBusy {
+        /// The limit in force.
+        limit: usize,
+    },
     /// The node key or wallet is already registered under another node id.
     #[error("{what} is already registered as node {other}")]
     Sybil {

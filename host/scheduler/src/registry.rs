@@ -12,6 +12,8 @@
 //! read, which is the costly one, and again with the check of other nodes and
 //! the write, in one transaction.
 
+use std::sync::Arc;
+
 use kiln_protocol::manifest::{CapabilityManifest, SignedManifest};
 
 use crate::config::INITIAL_REPUTATION;
@@ -105,7 +107,16 @@ impl Scheduler {
             return Ok(declared);
         };
         let operator = manifest.operator;
-        let read = tokio::task::spawn_blocking(move || ledger.node_of(&operator));
+        let Ok(permit) = Arc::clone(&self.inner.stake_reads).try_acquire_owned() else {
+            let limit = self.inner.config.max_stake_reads;
+            tracing::warn!(operator = %operator, limit, "stake reads at their limit; not reading");
+            return Err(SchedulerError::ChainBusy { limit });
+        };
+        let read = tokio::task::spawn_blocking(move || {
+            // Held by the read itself: one that outlives its timeout still counts.
+            let _permit = permit;
+            ledger.node_of(&operator)
+        });
         let account = match tokio::time::timeout(STAKE_READ_TIMEOUT, read).await {
             Ok(Ok(Ok(account))) => account,
             Ok(Ok(Err(reason))) => return Err(chain_unavailable(&operator, &reason)),

@@ -87,6 +87,9 @@ pub(crate) struct Inner {
     policy_host: Mutex<Option<crate::policy::PolicyHost>>,
     wake: Notify,
     next_link: AtomicU64,
+    /// Permits for stake reads ([`SchedulerConfig::max_stake_reads`]); a
+    /// read holds one until it ends, even past its timeout.
+    pub(crate) stake_reads: Arc<tokio::sync::Semaphore>,
 }
 
 /// The scheduler service. Cheap to clone; clones share everything.
@@ -139,6 +142,7 @@ impl Scheduler {
         store.grace_all_nodes(now_ms()).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let matcher = Matcher::new(config.max_candidates);
+        let stake_reads = Arc::new(tokio::sync::Semaphore::new(config.max_stake_reads));
         Ok(Self {
             inner: Arc::new(Inner {
                 policies: matcher.policies().clone(),
@@ -152,6 +156,7 @@ impl Scheduler {
                 policy_host: Mutex::new(None),
                 wake: Notify::new(),
                 next_link: AtomicU64::new(1),
+                stake_reads,
             }),
         })
     }
@@ -247,7 +252,11 @@ impl Scheduler {
             .checked_stake(&record.manifest.manifest, record.stake)
             .await
         {
-            Ok(_) | Err(crate::error::SchedulerError::ChainUnavailable) => {}
+            Ok(_)
+            | Err(
+                crate::error::SchedulerError::ChainUnavailable
+                | crate::error::SchedulerError::ChainBusy { .. },
+            ) => {}
             Err(refused) => return Err(refused),
         }
         let now = now_ms();

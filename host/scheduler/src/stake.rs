@@ -20,7 +20,10 @@
 //! and stake that is leaving stays slashable until then.
 //!
 //! A registration's cheap checks (signature, replay) run before the chain
-//! read, and each read is bounded by [`STAKE_READ_TIMEOUT`].
+//! read, each read is bounded by [`STAKE_READ_TIMEOUT`], and at most
+//! [`crate::SchedulerConfig::max_stake_reads`] are in flight: anyone can make
+//! a key and sign a manifest, so the reads, not the signatures, are what a
+//! flood of registrations would cost.
 //!
 //! The scheduler knows no Solana client: the binary that starts it passes a
 //! ledger over whatever chain access it has (`kiln scheduler serve --rpc`, or

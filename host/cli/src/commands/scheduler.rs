@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use kiln_devnet::SettlementLedger;
-use kiln_scheduler::config::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_PROPOSAL_TIMEOUT};
+use kiln_scheduler::config::{
+    DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_STAKE_READS, DEFAULT_PROPOSAL_TIMEOUT,
+};
 use kiln_scheduler::policy::{LoadedPolicy, Pins, PolicyConfig, PolicyHost, PolicyKind};
 use kiln_scheduler::server::{serve, shutdown_signal};
 use kiln_scheduler::{Scheduler, SchedulerConfig, StakeLedger, Store};
@@ -61,6 +63,10 @@ pub struct ServeArgs {
     /// How long a proposal waits for both confirmations, in seconds.
     #[arg(long, default_value_t = DEFAULT_PROPOSAL_TIMEOUT.as_secs())]
     proposal_timeout_s: u64,
+    /// Stake checks (reads of node accounts on chain) in flight at once;
+    /// registrations beyond it are answered 503 `chain_busy` (at least 1).
+    #[arg(long, default_value_t = DEFAULT_MAX_STAKE_READS)]
+    max_stake_reads: usize,
     /// This replica's name in the assignment log.
     #[arg(long, default_value = "replica-0")]
     replica: String,
@@ -138,6 +144,7 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
                 .map(super::scheduler_policy::read_token)
                 .transpose()?,
             stake_ledger,
+            max_stake_reads: args.max_stake_reads.max(1),
             ..SchedulerConfig::default()
         };
         let scheduler = Scheduler::open(store.clone(), config).await?;

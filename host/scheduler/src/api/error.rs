@@ -64,6 +64,7 @@ impl From<SchedulerError> for ApiError {
             E::ReceiptKeyMismatch { .. } => (StatusCode::FORBIDDEN, "receipt_key_mismatch"),
             E::StakeNotOnChain { .. } => (StatusCode::FORBIDDEN, "stake_not_on_chain"),
             E::ChainUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "chain_unavailable"),
+            E::ChainBusy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "chain_busy"),
             E::Sybil { .. } => (StatusCode::CONFLICT, "sybil"),
             E::Replay { .. } => (StatusCode::CONFLICT, "replayed_registration"),
             E::UnknownJob(_) => (StatusCode::NOT_FOUND, "unknown_job"),

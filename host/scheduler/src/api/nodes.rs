@@ -16,7 +16,7 @@ use kiln_scheduler_api::wire::{ErrorBody, NodeInfo, RegisterNode, Registered};
         (status = 403, description = "Bad signature; stake below tier 0; with a stake ledger, no node account on chain (`not_on_chain`), another receipt key there (`receipt_key_mismatch`) or less stake there than declared (`stake_not_on_chain`)", body = ErrorBody),
         (status = 409, description = "Key or wallet held by another node, or a replayed manifest", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 503, description = "The settlement program could not be read to check the stake (`chain_unavailable`)", body = ErrorBody),
+        (status = 503, description = "The settlement program could not be read to check the stake (`chain_unavailable`), or as many stake checks as the scheduler allows are under way (`chain_busy`); retry later", body = ErrorBody),
     ))]
 #[tracing::instrument(name = "kiln.scheduler.register", skip_all)]
 pub async fn register(

@@ -3,8 +3,8 @@
 use kiln_protocol::manifest::ManifestError;
 use kiln_protocol::signing::SignatureError;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use kiln_protocol::PublicKey;
 use kiln_scheduler::{NodeOnChain, Scheduler, SchedulerConfig, SchedulerError, StakeLedger};
@@ -277,5 +277,115 @@ on_both_stores!(
         let registered = scheduler.register(&again.register(SOL)).await.unwrap();
         assert_eq!((registered.tier, registered.max_jobs), (0, 1));
         relink().await.unwrap();
+    }
+);
+
+/// A chain whose reads wait until the test opens it, counting the reads
+/// under way, then answer from `accounts`.
+#[derive(Debug, Default)]
+struct SlowChain {
+    accounts: AccountsOnChain,
+    open: Mutex<bool>,
+    opened: Condvar,
+    reading: AtomicUsize,
+}
+
+impl SlowChain {
+    fn set_open(&self, open: bool) {
+        *self.open.lock().unwrap() = open;
+        self.opened.notify_all();
+    }
+}
+
+/// Opens `0` when dropped: a failing test's stalled reads must end, or the
+/// runtime, which waits for its blocking threads, would hang the test.
+struct OpenWhenDone(Arc<SlowChain>);
+
+impl Drop for OpenWhenDone {
+    fn drop(&mut self) {
+        self.0.set_open(true);
+    }
+}
+
+impl StakeLedger for SlowChain {
+    fn node_of(&self, operator: &PublicKey) -> Result<Option<NodeOnChain>, String> {
+        self.reading.fetch_add(1, Ordering::SeqCst);
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+        drop(open);
+        self.reading.fetch_sub(1, Ordering::SeqCst);
+        self.accounts.node_of(operator)
+    }
+}
+
+on_both_stores!(
+    stake_reads_over_the_bound_are_refused_at_once_and_links_go_through,
+    |store| {
+        // Given a scheduler allowing two stake reads at once, and a node
+        // registered while the chain answered at once.
+        let linked = NodeSpec::cpu("linked");
+        let chain = Arc::new(SlowChain::default());
+        chain.accounts.set(&linked, &linked, 10 * SOL);
+        chain.set_open(true);
+        let config = SchedulerConfig {
+            stake_ledger: Some(Arc::clone(&chain) as Arc<dyn StakeLedger>),
+            max_stake_reads: 2,
+            ..fast_config()
+        };
+        let scheduler = Scheduler::open(store, config).await.unwrap();
+        scheduler
+            .register(&linked.register(10 * SOL))
+            .await
+            .unwrap();
+
+        // When the chain stalls under two strangers' registrations,
+        chain.set_open(false);
+        let _open_when_done = OpenWhenDone(Arc::clone(&chain));
+        let stalled: Vec<_> = ["first", "second"]
+            .map(|name| {
+                let scheduler = scheduler.clone();
+                tokio::spawn(
+                    async move { scheduler.register(&NodeSpec::cpu(name).register(SOL)).await },
+                )
+            })
+            .into();
+        let waited = std::time::Instant::now();
+        while chain.reading.load(Ordering::SeqCst) < 2 {
+            assert!(waited.elapsed().as_secs() < 10, "both reads started");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+
+        // then a third is refused with no read started,
+        let third = NodeSpec::cpu("third");
+        let error = scheduler.register(&third.register(SOL)).await.unwrap_err();
+        assert!(
+            matches!(error, SchedulerError::ChainBusy { limit: 2 }),
+            "{error}"
+        );
+        assert_eq!(chain.reading.load(Ordering::SeqCst), 2);
+        // and the registered node still links, on its registered figures.
+        let (sender, _receiver) = tokio::sync::mpsc::channel(16);
+        let id = scheduler.link(linked.node_id(), sender).await.unwrap();
+        scheduler.unlink(&linked.node_id(), id);
+
+        // Once the chain answers, the stalled registrations end (neither
+        // stranger has an account) and their permits come back: the third
+        // is read, and refused for what the chain says.
+        chain.set_open(true);
+        for registration in stalled {
+            let error = registration.await.unwrap().unwrap_err();
+            assert!(
+                matches!(error, SchedulerError::NotOnChain { .. }),
+                "{error}"
+            );
+        }
+        let error = scheduler.register(&third.register(SOL)).await.unwrap_err();
+        assert!(
+            matches!(error, SchedulerError::NotOnChain { operator } if operator == third.operator()),
+            "{error}"
+        );
+        assert_eq!(scheduler.store().nodes().await.unwrap().len(), 1);
     }
 );
