@@ -153,7 +153,7 @@ pub struct SchedulerConfig {
     pub stake_ledger: Option<std::sync::Arc<dyn crate::stake::StakeLedger>>,
     /// See [`DEFAULT_MAX_STAKE_READS`]. A registration over it is answered
     /// 503 (`chain_busy`) at once; a link over it goes through on its
-    /// registered figures, as when the chain cannot be read.
+    /// registered figures, as when the chain cannot be read. 0 counts as 1.
     pub max_stake_reads: usize,
 }
 

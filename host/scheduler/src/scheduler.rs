@@ -133,7 +133,7 @@ impl Scheduler {
     /// A scheduler over `store`. Nodes the store says are online get a
     /// fresh offline window, so after a restart they can reconnect before
     /// their jobs move.
-    pub async fn open(store: Store, config: SchedulerConfig) -> Result<Self> {
+    pub async fn open(store: Store, mut config: SchedulerConfig) -> Result<Self> {
         if config.stake_ledger.is_none() {
             tracing::warn!(
                 "no stake ledger: registrations' declared stake is trusted, not read from chain"
@@ -142,6 +142,8 @@ impl Scheduler {
         store.grace_all_nodes(now_ms()).await?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let matcher = Matcher::new(config.max_candidates);
+        // No permits would refuse every registration with a ledger.
+        config.max_stake_reads = config.max_stake_reads.max(1);
         let stake_reads = Arc::new(tokio::sync::Semaphore::new(config.max_stake_reads));
         Ok(Self {
             inner: Arc::new(Inner {

@@ -64,7 +64,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_PROPOSAL_TIMEOUT.as_secs())]
     proposal_timeout_s: u64,
     /// Stake checks (reads of node accounts on chain) in flight at once;
-    /// registrations beyond it are answered 503 `chain_busy` (at least 1).
+    /// registrations beyond it are answered 503 `chain_busy` (0 counts as 1).
     #[arg(long, default_value_t = DEFAULT_MAX_STAKE_READS)]
     max_stake_reads: usize,
     /// This replica's name in the assignment log.
@@ -144,7 +144,7 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
                 .map(super::scheduler_policy::read_token)
                 .transpose()?,
             stake_ledger,
-            max_stake_reads: args.max_stake_reads.max(1),
+            max_stake_reads: args.max_stake_reads,
             ..SchedulerConfig::default()
         };
         let scheduler = Scheduler::open(store.clone(), config).await?;

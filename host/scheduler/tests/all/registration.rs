@@ -389,3 +389,18 @@ on_both_stores!(
         assert_eq!(scheduler.store().nodes().await.unwrap().len(), 1);
     }
 );
+
+on_both_stores!(a_bound_of_no_stake_reads_counts_as_one, |store| {
+    let node = NodeSpec::cpu("staked");
+    let chain = Arc::new(AccountsOnChain::default());
+    chain.set(&node, &node, SOL);
+    let config = SchedulerConfig {
+        stake_ledger: Some(Arc::clone(&chain) as Arc<dyn StakeLedger>),
+        max_stake_reads: 0,
+        ..fast_config()
+    };
+    let scheduler = Scheduler::open(store, config).await.unwrap();
+    assert_eq!(scheduler.config().max_stake_reads, 1);
+    // Read, not refused as busy.
+    scheduler.register(&node.register(SOL)).await.unwrap();
+});
