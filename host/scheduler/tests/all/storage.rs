@@ -165,18 +165,46 @@ async fn a_full_store_answers_507_storage_full_and_keeps_nothing() {
         .await
         .unwrap();
     stop_growing(&store).await;
-    // A component far larger than a page needs new pages.
+    a_component_put_gets_507_and_is_not_kept(&scheduler).await;
+}
+
+/// PostgreSQL out of disk, as its server reports it: a trigger fails every
+/// write to `components` with SQLSTATE 53100 (`disk_full`), so the error
+/// comes through the real server and driver; only its cause is staged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_postgres_disk_answers_507_storage_full_and_keeps_nothing() {
+    let Some(store) = common::postgres().await else {
+        return;
+    };
+    let scheduler = kiln_scheduler::Scheduler::open(store.clone(), common::fast_config())
+        .await
+        .unwrap();
+    let mut conn = store.acquire().await.unwrap();
+    for statement in [
+        "CREATE FUNCTION no_space_left() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         RAISE EXCEPTION 'could not extend file: No space left on device' \
+         USING ERRCODE = 'disk_full'; END $$",
+        "CREATE TRIGGER no_space_left BEFORE INSERT OR UPDATE ON components \
+         FOR EACH ROW EXECUTE FUNCTION no_space_left()",
+    ] {
+        sqlx::query(statement).execute(&mut *conn).await.unwrap();
+    }
+    drop(conn);
+    a_component_put_gets_507_and_is_not_kept(&scheduler).await;
+}
+
+/// PUTs a component far larger than a page and checks the answer is 507
+/// `storage_full` and nothing was stored.
+async fn a_component_put_gets_507_and_is_not_kept(scheduler: &kiln_scheduler::Scheduler) {
     let component = vec![0x42_u8; 256 * 1024];
     let digest = kiln_protocol::sha256(&[&component]);
-    let put = || {
-        Request::builder()
-            .method("PUT")
-            .uri(format!("/v1/components/{digest}"))
-            .body(Body::from(component.clone()))
-            .unwrap()
-    };
+    let put = Request::builder()
+        .method("PUT")
+        .uri(format!("/v1/components/{digest}"))
+        .body(Body::from(component))
+        .unwrap();
     let response = kiln_scheduler::api::app(scheduler.clone())
-        .oneshot(put())
+        .oneshot(put)
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::INSUFFICIENT_STORAGE);
