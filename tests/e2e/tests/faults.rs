@@ -392,7 +392,9 @@ struct LossyGateway {
 struct Upstream {
     client: reqwest::Client,
     url: String,
-    to_lose: Arc<AtomicUsize>,
+    /// How many answers to lose.
+    lose: usize,
+    /// How many were lost so far.
     lost: Arc<AtomicUsize>,
 }
 
@@ -402,7 +404,7 @@ impl LossyGateway {
         let upstream = Upstream {
             client: reqwest::Client::new(),
             url: upstream.to_owned(),
-            to_lose: Arc::new(AtomicUsize::new(lose)),
+            lose,
             lost: Arc::clone(&lost),
         };
         let app = axum::Router::new()
@@ -441,11 +443,12 @@ impl LossyGateway {
         let lose = counter_signature
             && status.is_success()
             && upstream
-                .to_lose
-                .fetch_update(SeqCst, SeqCst, |left| left.checked_sub(1))
+                .lost
+                .fetch_update(SeqCst, SeqCst, |lost| {
+                    (lost < upstream.lose).then_some(lost + 1)
+                })
                 .is_ok();
         if lose {
-            upstream.lost.fetch_add(1, SeqCst);
             return StatusCode::GATEWAY_TIMEOUT.into_response();
         }
         let mut response = (status, body).into_response();
