@@ -28,6 +28,9 @@ pub struct Metrics {
     pub policy_unloads: IntCounter,
     /// Offers a pricing screen flagged as price manipulation.
     pub price_flags: IntCounter,
+    /// Stake checks not started because `max_stake_reads` were in flight
+    /// (the registration refused, or the link let through unchecked).
+    pub stake_reads_refused: IntCounter,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -109,6 +112,11 @@ impl Metrics {
                 &registry,
                 "kiln_scheduler_price_flags_total",
                 "Offers flagged by the pricing screen and left out",
+            ),
+            stake_reads_refused: counter(
+                &registry,
+                "kiln_scheduler_stake_reads_refused_total",
+                "Stake checks not started because as many as allowed were in flight",
             ),
             registry,
         }

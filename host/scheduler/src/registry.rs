@@ -108,8 +108,11 @@ impl Scheduler {
         };
         let operator = manifest.operator;
         let Ok(permit) = Arc::clone(&self.inner.stake_reads).try_acquire_owned() else {
+            // Counted, not logged at warn: in a flood of registrations a
+            // line per refusal would turn the flood onto the log's disk.
             let limit = self.inner.config.max_stake_reads;
-            tracing::warn!(operator = %operator, limit, "stake reads at their limit; not reading");
+            self.inner.metrics.stake_reads_refused.inc();
+            tracing::debug!(operator = %operator, limit, "stake reads at their limit; not reading");
             return Err(SchedulerError::ChainBusy { limit });
         };
         let read = tokio::task::spawn_blocking(move || {

@@ -365,10 +365,12 @@ on_both_stores!(
             "{error}"
         );
         assert_eq!(chain.reading.load(Ordering::SeqCst), 2);
+        assert_eq!(scheduler.metrics().stake_reads_refused.get(), 1);
         // and the registered node still links, on its registered figures.
         let (sender, _receiver) = tokio::sync::mpsc::channel(16);
         let id = scheduler.link(linked.node_id(), sender).await.unwrap();
         scheduler.unlink(&linked.node_id(), id);
+        assert_eq!(scheduler.metrics().stake_reads_refused.get(), 2);
 
         // Once the chain answers, the stalled registrations end (neither
         // stranger has an account) and their permits come back: the third
